@@ -1,0 +1,122 @@
+//! `zhiyun`: the command line of the smart operations center (智运).
+//!
+//! For now: the micro-app authoring commands department developers use
+//! (`app new/build/test/pack/inspect`) and the sandbox benchmark
+//! (`bench`). The HTTP server (`serve`) and admin commands come with the
+//! registry.
+
+mod authoring;
+mod bench;
+mod text_view;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "zhiyun", version, about = "zhiyun (智运) smart operations center: micro-app host and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write, build, test and package micro-apps (微应用).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Measure the sandbox: launch latency, throughput, host calls, compute ratio, artifact cache.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Create a new app project from a template.
+    New {
+        /// App id and directory name: lowercase letters, digits and '-', starting with a letter.
+        name: String,
+        /// What kind of app: scenario (典型场景), report (报表), alert-rule (预警规则).
+        #[arg(long, default_value = "scenario", value_parser = ["scenario", "report", "alert-rule"])]
+        kind: String,
+        /// Parent directory to create the project in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// How the project depends on the SDK: a path to the `sdk/` directory
+        /// of a zhiyun checkout. Defaults to the checkout this binary was built from.
+        #[arg(long, env = "ZHIYUN_SDK_PATH")]
+        sdk_path: Option<PathBuf>,
+    },
+    /// Build the app in DIR to a WebAssembly component (wasm32-wasip2).
+    Build {
+        /// The app project (the directory with app.toml and Cargo.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run the built app in the real sandbox against fixture data with
+    /// production limits, and print what it returns.
+    Test {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A parameter, NAME=VALUE (repeatable). Values are typed by the manifest.
+        #[arg(short, long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Print the output as JSON (the shape the API returns) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Build first.
+        #[arg(long)]
+        build: bool,
+    },
+    /// Package the built app into one .zyapp file (manifest + component + sha256).
+    Pack {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the package (default: DIR/target/zhiyun).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show what a component or package imports and exports, and whether
+    /// the contract allows it.
+    Inspect {
+        /// A .wasm component or a .zyapp package.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ZHIYUN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::App(cmd) => match cmd {
+            AppCommand::New {
+                name,
+                kind,
+                dir,
+                sdk_path,
+            } => authoring::new(&name, &kind, &dir, sdk_path.as_deref()),
+            AppCommand::Build { dir } => authoring::build(&dir).map(|_| ()),
+            AppCommand::Test {
+                dir,
+                params,
+                json,
+                build,
+            } => authoring::test(&dir, &params, json, build),
+            AppCommand::Pack { dir, out } => authoring::pack(&dir, out.as_deref()),
+            AppCommand::Inspect { file } => authoring::inspect(&file),
+        },
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
