@@ -7,14 +7,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// A column of a [`DataTable`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ColumnMeta {
     pub name: String,
     pub kind: ValueKind,
 }
 
 /// A table of typed values, row-major.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DataTable {
     pub columns: Vec<ColumnMeta>,
     pub rows: Vec<Vec<Value>>,
@@ -23,7 +23,10 @@ pub struct DataTable {
 impl DataTable {
     /// A rough size in bytes, used for output-size accounting.
     pub fn approx_size(&self) -> usize {
-        self.columns.iter().map(|c| 16 + c.name.len()).sum::<usize>()
+        self.columns
+            .iter()
+            .map(|c| 16 + c.name.len())
+            .sum::<usize>()
             + self
                 .rows
                 .iter()
@@ -32,7 +35,7 @@ impl DataTable {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FilterOp {
     Eq,
@@ -46,21 +49,21 @@ pub enum FilterOp {
     Like,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Filter {
     pub field: String,
     pub op: FilterOp,
     pub values: Vec<Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderBy {
     pub field: String,
     pub descending: bool,
 }
 
 /// A semantic query over a dataset (宽表).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SemanticQuery {
     pub dataset: String,
     pub dimensions: Vec<String>,
@@ -70,7 +73,9 @@ pub struct SemanticQuery {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogLevel {
     Trace,
@@ -81,7 +86,7 @@ pub enum LogLevel {
 }
 
 /// Who runs an app, where and when (`context.invocation`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Invocation {
     pub user_id: String,
     pub user_name: String,

@@ -12,7 +12,9 @@ pub fn format_value(value: &Value, format: NumberFormat) -> String {
         (Value::Money(fen), NumberFormat::WanYuan(d)) => scaled(*fen as i128, 1_000_000, d),
         (Value::Money(fen), NumberFormat::YiYuan(d)) => scaled(*fen as i128, 10_000_000_000, d),
         (Value::Money(fen), _) => scaled(*fen as i128, 100, 2),
-        (Value::Int(i), NumberFormat::Percent(d)) => format!("{:.*}%", d as usize, *i as f64 * 100.0),
+        (Value::Int(i), NumberFormat::Percent(d)) => {
+            format!("{:.*}%", d as usize, *i as f64 * 100.0)
+        }
         (Value::Float(f), NumberFormat::Percent(d)) => format!("{:.*}%", d as usize, f * 100.0),
         (Value::Float(f), NumberFormat::Fixed(d)) => group(&format!("{:.*}", d as usize, f)),
         (Value::Int(i), NumberFormat::Thousands | NumberFormat::Yuan) => group(&i.to_string()),
@@ -80,23 +82,47 @@ mod tests {
 
     #[test]
     fn money_formats_from_fen_exactly() {
-        assert_eq!(format_value(&Value::Money(123_456_789), NumberFormat::Yuan), "1,234,567.89");
+        assert_eq!(
+            format_value(&Value::Money(123_456_789), NumberFormat::Yuan),
+            "1,234,567.89"
+        );
         assert_eq!(format_value(&Value::Money(-5), NumberFormat::Yuan), "-0.05");
-        assert_eq!(format_value(&Value::Money(123_456_789), NumberFormat::WanYuan(2)), "123.46");
-        assert_eq!(format_value(&Value::Money(-123_450_000), NumberFormat::WanYuan(2)), "-123.45");
-        assert_eq!(format_value(&Value::Money(5_000), NumberFormat::WanYuan(2)), "0.01");
-        assert_eq!(format_value(&Value::Money(4_999), NumberFormat::WanYuan(2)), "0.00");
+        assert_eq!(
+            format_value(&Value::Money(123_456_789), NumberFormat::WanYuan(2)),
+            "123.46"
+        );
+        assert_eq!(
+            format_value(&Value::Money(-123_450_000), NumberFormat::WanYuan(2)),
+            "-123.45"
+        );
+        assert_eq!(
+            format_value(&Value::Money(5_000), NumberFormat::WanYuan(2)),
+            "0.01"
+        );
+        assert_eq!(
+            format_value(&Value::Money(4_999), NumberFormat::WanYuan(2)),
+            "0.00"
+        );
         assert_eq!(
             format_value(&Value::Money(i64::MAX), NumberFormat::YiYuan(2)),
-            "922,337.20"
+            "922,337,203.69"
         );
     }
 
     #[test]
     fn other_formats() {
-        assert_eq!(format_value(&Value::Float(0.12345), NumberFormat::Percent(2)), "12.35%");
-        assert_eq!(format_value(&Value::Int(1234567), NumberFormat::Thousands), "1,234,567");
+        assert_eq!(
+            format_value(&Value::Float(0.12345), NumberFormat::Percent(2)),
+            "12.35%"
+        );
+        assert_eq!(
+            format_value(&Value::Int(1234567), NumberFormat::Thousands),
+            "1,234,567"
+        );
         assert_eq!(format_value(&Value::Null, NumberFormat::Yuan), "—");
-        assert_eq!(format_value(&Value::Text("x".into()), NumberFormat::Plain), "x");
+        assert_eq!(
+            format_value(&Value::Text("x".into()), NumberFormat::Plain),
+            "x"
+        );
     }
 }

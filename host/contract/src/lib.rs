@@ -11,14 +11,14 @@
 //! Money is integer fen (`i64`), never a float.
 
 mod data;
-pub mod format;
 mod error;
+pub mod format;
 mod outputs;
 mod value;
 
 pub use data::{
-    ColumnMeta, DataProvider, DataTable, Filter, FilterOp, Invocation, LogLevel, OrderBy,
-    SemanticQuery,
+    BoxFuture, ColumnMeta, DataProvider, DataTable, Filter, FilterOp, Invocation, LogLevel,
+    OrderBy, SemanticQuery,
 };
 pub use error::{AppError, ErrorKind};
 pub use outputs::*;

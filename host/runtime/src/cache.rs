@@ -54,8 +54,7 @@ impl ArtifactCache {
     }
 
     fn path_for(&self, sha256: &str) -> PathBuf {
-        self.dir
-            .join(format!("{sha256}-{}.cwasm", self.engine_key))
+        self.dir.join(format!("{sha256}-{}.cwasm", self.engine_key))
     }
 
     fn tag(&self, bytes: &[u8]) -> [u8; TAG_LEN] {

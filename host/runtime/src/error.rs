@@ -11,7 +11,9 @@ pub enum LoadError {
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
     /// The component imports something outside the contract.
-    #[error("the component imports {import:?}, which is outside the zhiyun:app contract ({reason})")]
+    #[error(
+        "the component imports {import:?}, which is outside the zhiyun:app contract ({reason})"
+    )]
     ForbiddenImport { import: String, reason: String },
     /// The component does not implement the world of its declared kind.
     #[error("the component does not implement the `{world}` world: {reason}")]

@@ -254,10 +254,7 @@ impl OutputStream for CapturedOutput {
 impl types::Host for HostState {}
 
 impl data::Host for HostState {
-    async fn query(
-        &mut self,
-        q: data::SemanticQuery,
-    ) -> Result<data::DataTable, types::AppError> {
+    async fn query(&mut self, q: data::SemanticQuery) -> Result<data::DataTable, types::AppError> {
         self.host_calls += 1;
         let provider = self.services.data.clone();
         let result = provider

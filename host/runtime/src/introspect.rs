@@ -41,8 +41,12 @@ impl ComponentInfo {
 
     /// The first import that is not allowed, with the reason.
     pub fn forbidden_import(&self) -> Option<(String, String)> {
+        // A world's `use` of types shows up as top-level type imports
+        // (`view`, `app-error`, …); a type grants nothing, so only instances
+        // and functions are checked.
         self.imports
             .iter()
+            .filter(|i| i.kind != "type")
             .find_map(|i| import_verdict(&i.name).err().map(|r| (i.name.clone(), r)))
     }
 }
@@ -98,12 +102,16 @@ const ALLOWED_WASI: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
-/// The contract's own interfaces.
+/// The contract's own interfaces. `view`, `document` and `findings` hold only
+/// the types of the exports; a component imports them for those types.
 const ALLOWED_ZHIYUN: &[&str] = &[
     "zhiyun:app/types",
     "zhiyun:app/data",
     "zhiyun:app/log",
     "zhiyun:app/context",
+    "zhiyun:app/view",
+    "zhiyun:app/document",
+    "zhiyun:app/findings",
 ];
 
 fn import_verdict(name: &str) -> Result<(), String> {
@@ -129,7 +137,7 @@ fn import_verdict(name: &str) -> Result<(), String> {
     if base.starts_with("wasi:sockets/") || base.starts_with("wasi:http/") {
         return Err("apps may not use the network".into());
     }
-    Err("not part of the contract; apps may import only zhiyun:app/{data,log,context,types} and the WASI interfaces Rust's std needs".into())
+    Err("not part of the contract; apps may import only the zhiyun:app interfaces and the WASI interfaces Rust's std needs".into())
 }
 
 #[cfg(test)]
@@ -146,8 +154,16 @@ mod tests {
 
     #[test]
     fn everything_else_is_refused_with_a_reason() {
-        assert!(import_verdict("zhiyun:app/data@0.2.0").unwrap_err().contains("0.1.x"));
-        assert!(import_verdict("wasi:sockets/tcp@0.2.0").unwrap_err().contains("network"));
+        assert!(
+            import_verdict("zhiyun:app/data@0.2.0")
+                .unwrap_err()
+                .contains("0.1.x")
+        );
+        assert!(
+            import_verdict("wasi:sockets/tcp@0.2.0")
+                .unwrap_err()
+                .contains("network")
+        );
         assert!(import_verdict("wasi:http/outgoing-handler@0.2.0").is_err());
         assert!(import_verdict("evil:net/http").is_err());
         assert!(import_verdict("wasi:cli/environment@0.3.0").is_err());

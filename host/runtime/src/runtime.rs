@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    UpdateDeadline,
+};
 use zhiyun_contract::{AppKind, AppOutput, DataProvider, Description, Invocation, LogLevel, Param};
 
 /// How often the process-wide ticker advances every engine's epoch. Deadlines
@@ -286,7 +289,9 @@ impl Runtime {
         limits: Limits,
         services: Services,
     ) -> Result<Outcome<AppOutput>, (InvokeError, Stats)> {
-        let out = self.invoke(app, Call::Run(params), limits, services).await?;
+        let out = self
+            .invoke(app, Call::Run(params), limits, services)
+            .await?;
         match out.output {
             Called::Output(o) => Ok(Outcome {
                 output: o,
@@ -303,19 +308,20 @@ impl Runtime {
         limits: Limits,
         services: Services,
     ) -> Result<Outcome<Called>, (InvokeError, Stats)> {
-        let _slot = match tokio::time::timeout(self.config.queue_timeout, self.slots.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            _ => {
-                return Err((
-                    InvokeError::Busy(format!(
-                        "{} invocations are running and none finished within {} ms",
-                        self.config.max_concurrent,
-                        self.config.queue_timeout.as_millis()
-                    )),
-                    Stats::default(),
-                ));
-            }
-        };
+        let _slot =
+            match tokio::time::timeout(self.config.queue_timeout, self.slots.acquire()).await {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    return Err((
+                        InvokeError::Busy(format!(
+                            "{} invocations are running and none finished within {} ms",
+                            self.config.max_concurrent,
+                            self.config.queue_timeout.as_millis()
+                        )),
+                        Stats::default(),
+                    ));
+                }
+            };
         let started = Instant::now();
         let memory_limit = limits.memory_bytes.min(self.config.max_memory_bytes);
         let mut store = Store::new(
@@ -424,8 +430,8 @@ async fn call_export(
     call: Call,
 ) -> wasmtime::Result<Result<Called, zhiyun_contract::AppError>> {
     use crate::convert::{
-        description_from_wit, document_from_wit, error_from_wit, findings_from_wit,
-        param_to_wit, view_from_wit,
+        description_from_wit, document_from_wit, error_from_wit, findings_from_wit, param_to_wit,
+        view_from_wit,
     };
     let to_wit = |params: Vec<Param>| params.into_iter().map(param_to_wit).collect::<Vec<_>>();
     Ok(match (pre, call) {
@@ -512,10 +518,14 @@ fn classify_trap(
         },
         Some(trap) => {
             let stderr = store.data().stderr.peek_tail(2048);
+            // Rust prints "thread … panicked at file:line:col:" and the
+            // message on the next line; show both.
             let panic = stderr
-                .lines()
-                .find(|l| l.contains("panicked at"))
-                .map(|l| format!(" ({l})"))
+                .split_once("panicked at")
+                .map(|(_, rest)| {
+                    let text: Vec<&str> = rest.lines().take(2).map(str::trim).collect();
+                    format!(" (panicked at {})", text.join(" "))
+                })
                 .unwrap_or_default();
             InvokeError::Trap {
                 message: format!("{trap}{panic}"),
@@ -562,7 +572,9 @@ fn build_engine(config: &RuntimeConfig) -> wasmtime::Result<(Engine, bool)> {
         pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&pooled) {
             Ok(engine) => return Ok((engine, true)),
-            Err(e) => tracing::warn!(error = %e, "pooling allocator unavailable, using on-demand allocation"),
+            Err(e) => {
+                tracing::warn!(error = %e, "pooling allocator unavailable, using on-demand allocation")
+            }
         }
     }
     Ok((Engine::new(&base)?, false))

@@ -68,10 +68,20 @@ fn attack(name: &str) -> Vec<Param> {
 }
 
 fn hostile(rt: &Runtime) -> LoadedApp {
-    rt.load(AppKind::Scenario, &wasm("hostile")).expect("hostile app loads")
+    rt.load(AppKind::Scenario, &wasm("hostile"))
+        .expect("hostile app loads")
 }
 
-async fn run_attack(rt: &Runtime, app: &LoadedApp, name: &str, limits: Limits) -> (Result<AppOutput, InvokeError>, zhiyun_runtime::Stats, Duration) {
+async fn run_attack(
+    rt: &Runtime,
+    app: &LoadedApp,
+    name: &str,
+    limits: Limits,
+) -> (
+    Result<AppOutput, InvokeError>,
+    zhiyun_runtime::Stats,
+    Duration,
+) {
     let started = Instant::now();
     let result = rt.run(app, attack(name), limits, services()).await;
     let took = started.elapsed();
@@ -88,10 +98,20 @@ const MARGIN: Duration = Duration::from_millis(400);
 async fn sample_scenario_renders_a_view_from_fixture_data() {
     let rt = runtime();
     let app = rt.load(AppKind::Scenario, &wasm("fund_position")).unwrap();
-    let desc = rt.describe(&app, limits(), services()).await.map_err(|e| e.0).unwrap();
+    let desc = rt
+        .describe(&app, limits(), services())
+        .await
+        .map_err(|e| e.0)
+        .unwrap();
     assert!(!desc.output.title.is_empty());
-    let out = rt.run(&app, vec![], limits(), services()).await.map_err(|e| e.0).unwrap();
-    let AppOutput::View(view) = out.output else { panic!("a scenario returns a view") };
+    let out = rt
+        .run(&app, vec![], limits(), services())
+        .await
+        .map_err(|e| e.0)
+        .unwrap();
+    let AppOutput::View(view) = out.output else {
+        panic!("a scenario returns a view")
+    };
     let kpis = view
         .blocks
         .iter()
@@ -100,23 +120,45 @@ async fn sample_scenario_renders_a_view_from_fixture_data() {
             _ => None,
         })
         .expect("KPI cards");
-    assert!(kpis.iter().any(|k| matches!(k.value, Value::Money(fen) if fen > 0)));
+    assert!(
+        kpis.iter()
+            .any(|k| matches!(k.value, Value::Money(fen) if fen > 0))
+    );
     assert!(out.stats.host_calls > 0, "it read data through the host");
 }
 
 #[tokio::test]
 async fn sample_report_and_alert_rule_run() {
     let rt = runtime();
-    let report = rt.load(AppKind::Report, &wasm("fund_daily_report")).unwrap();
-    let out = rt.run(&report, vec![], limits(), services()).await.map_err(|e| e.0).unwrap();
-    let AppOutput::Document(doc) = out.output else { panic!("a report returns a document") };
+    let report = rt
+        .load(AppKind::Report, &wasm("fund_daily_report"))
+        .unwrap();
+    let out = rt
+        .run(&report, vec![], limits(), services())
+        .await
+        .map_err(|e| e.0)
+        .unwrap();
+    let AppOutput::Document(doc) = out.output else {
+        panic!("a report returns a document")
+    };
     assert!(!doc.rows.is_empty());
     assert!(doc.header.len() >= 2, "two-level header");
 
-    let alert = rt.load(AppKind::AlertRule, &wasm("low_balance_alert")).unwrap();
-    let out = rt.run(&alert, vec![], limits(), services()).await.map_err(|e| e.0).unwrap();
-    let AppOutput::Findings(findings) = out.output else { panic!("an alert rule returns findings") };
-    assert!(!findings.is_empty(), "the fixture has accounts below their safety reserve");
+    let alert = rt
+        .load(AppKind::AlertRule, &wasm("low_balance_alert"))
+        .unwrap();
+    let out = rt
+        .run(&alert, vec![], limits(), services())
+        .await
+        .map_err(|e| e.0)
+        .unwrap();
+    let AppOutput::Findings(findings) = out.output else {
+        panic!("an alert rule returns findings")
+    };
+    assert!(
+        !findings.is_empty(),
+        "the fixture has accounts below their safety reserve"
+    );
     assert!(findings.iter().all(|f| f.fingerprint.starts_with("A01:")));
 }
 
@@ -125,7 +167,10 @@ async fn an_infinite_loop_times_out_within_its_deadline() {
     let rt = runtime();
     let app = hostile(&rt);
     let (result, _, took) = run_attack(&rt, &app, "loop", limits()).await;
-    assert!(matches!(result, Err(InvokeError::Timeout { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(InvokeError::Timeout { .. })),
+        "{result:?}"
+    );
     assert!(took < limits().timeout + MARGIN, "stopped after {took:?}");
 }
 
@@ -134,7 +179,10 @@ async fn unbounded_allocation_hits_the_memory_cap() {
     let rt = runtime();
     let app = hostile(&rt);
     let (result, stats, took) = run_attack(&rt, &app, "alloc", limits()).await;
-    assert!(matches!(result, Err(InvokeError::MemoryLimit { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(InvokeError::MemoryLimit { .. })),
+        "{result:?}"
+    );
     assert!(stats.peak_memory_bytes <= limits().memory_bytes);
     assert!(took < limits().timeout + MARGIN);
 }
@@ -160,13 +208,19 @@ async fn traps_and_panics_are_typed_errors() {
     let rt = runtime();
     let app = hostile(&rt);
     let (result, _, _) = run_attack(&rt, &app, "trap", limits()).await;
-    assert!(matches!(result, Err(InvokeError::Trap { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(InvokeError::Trap { .. })),
+        "{result:?}"
+    );
     let (result, stats, _) = run_attack(&rt, &app, "panic", limits()).await;
     match result {
         Err(InvokeError::Trap { message }) => assert!(message.contains("boom"), "{message}"),
         other => panic!("expected a trap, got {other:?}"),
     }
-    assert!(stats.stderr.contains("boom"), "the panic message is in the captured stderr");
+    assert!(
+        stats.stderr.contains("boom"),
+        "the panic message is in the captured stderr"
+    );
 }
 
 #[tokio::test]
@@ -185,9 +239,14 @@ async fn the_environment_is_empty() {
     let rt = runtime();
     let app = hostile(&rt);
     let (result, _, _) = run_attack(&rt, &app, "env", limits()).await;
-    let Ok(AppOutput::View(view)) = result else { panic!("{result:?}") };
+    let Ok(AppOutput::View(view)) = result else {
+        panic!("{result:?}")
+    };
     let text = serde_json::to_string(&view).unwrap();
-    assert!(text.contains("vars=0"), "the app saw environment variables: {text}");
+    assert!(
+        text.contains("vars=0"),
+        "the app saw environment variables: {text}"
+    );
     assert!(!text.contains("/root"), "{text}");
 }
 
@@ -215,7 +274,10 @@ async fn fuel_budget_stops_a_loop() {
         ..limits()
     };
     let (result, _, took) = run_attack(&rt, &app, "loop", limits).await;
-    assert!(matches!(result, Err(InvokeError::FuelExhausted { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(InvokeError::FuelExhausted { .. })),
+        "{result:?}"
+    );
     assert!(took < Duration::from_secs(10));
 }
 
@@ -226,7 +288,9 @@ fn a_socket_using_component_is_rejected_at_load() {
         .err()
         .expect("must be rejected");
     match err {
-        LoadError::ForbiddenImport { import, .. } => assert!(import.starts_with("wasi:sockets/"), "{import}"),
+        LoadError::ForbiddenImport { import, .. } => {
+            assert!(import.starts_with("wasi:sockets/"), "{import}")
+        }
         other => panic!("{other}"),
     }
 }
@@ -238,7 +302,9 @@ fn an_import_outside_the_contract_is_rejected_at_load() {
         .err()
         .expect("must be rejected");
     match err {
-        LoadError::ForbiddenImport { import, .. } => assert!(import.starts_with("evil:net/http"), "{import}"),
+        LoadError::ForbiddenImport { import, .. } => {
+            assert!(import.starts_with("evil:net/http"), "{import}")
+        }
         other => panic!("{other}"),
     }
 }
@@ -255,10 +321,16 @@ fn a_component_of_another_kind_is_rejected() {
 #[test]
 fn garbage_and_core_modules_are_rejected() {
     let rt = runtime();
-    assert!(matches!(rt.load(AppKind::Scenario, b"not wasm at all"), Err(LoadError::Invalid(_))));
+    assert!(matches!(
+        rt.load(AppKind::Scenario, b"not wasm at all"),
+        Err(LoadError::Invalid(_))
+    ));
     // The smallest core module: magic + version 1.
     let core = b"\0asm\x01\0\0\0";
-    assert!(matches!(rt.load(AppKind::Scenario, core), Err(LoadError::Invalid(_))));
+    assert!(matches!(
+        rt.load(AppKind::Scenario, core),
+        Err(LoadError::Invalid(_))
+    ));
 }
 
 #[test]
@@ -269,9 +341,15 @@ fn compiled_artifacts_are_cached_and_tampered_ones_ignored() {
         ..RuntimeConfig::default()
     };
     let bytes = wasm("trivial");
-    let first = Runtime::new(config.clone()).unwrap().load(AppKind::Scenario, &bytes).unwrap();
+    let first = Runtime::new(config.clone())
+        .unwrap()
+        .load(AppKind::Scenario, &bytes)
+        .unwrap();
     assert!(!first.from_cache());
-    let second = Runtime::new(config.clone()).unwrap().load(AppKind::Scenario, &bytes).unwrap();
+    let second = Runtime::new(config.clone())
+        .unwrap()
+        .load(AppKind::Scenario, &bytes)
+        .unwrap();
     assert!(second.from_cache());
     assert_eq!(first.sha256(), second.sha256());
 
@@ -286,17 +364,29 @@ fn compiled_artifacts_are_cached_and_tampered_ones_ignored() {
     let mid = data.len() / 2;
     data[mid] ^= 0xff;
     std::fs::write(&artifact, data).unwrap();
-    let third = Runtime::new(config).unwrap().load(AppKind::Scenario, &bytes).unwrap();
-    assert!(!third.from_cache(), "a tampered artifact must not be loaded");
+    let third = Runtime::new(config)
+        .unwrap()
+        .load(AppKind::Scenario, &bytes)
+        .unwrap();
+    assert!(
+        !third.from_cache(),
+        "a tampered artifact must not be loaded"
+    );
 }
 
 #[test]
 fn introspection_lists_the_real_imports() {
     let info = runtime().inspect(&wasm("fund_position")).unwrap();
     let names: Vec<_> = info.imports.iter().map(|i| i.name.as_str()).collect();
-    assert!(names.iter().any(|n| n.starts_with("zhiyun:app/data@")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("zhiyun:app/data@")),
+        "{names:?}"
+    );
     let exports: Vec<_> = info.exports.iter().map(|i| i.name.as_str()).collect();
-    assert!(exports.contains(&"render") && exports.contains(&"describe"), "{exports:?}");
+    assert!(
+        exports.contains(&"render") && exports.contains(&"describe"),
+        "{exports:?}"
+    );
     assert!(info.forbidden_import().is_none());
 }
 
@@ -315,12 +405,18 @@ async fn the_host_keeps_serving_while_hostile_apps_run() {
     for _ in 0..4 {
         let (rt, app) = (rt.clone(), hostile.clone());
         spinners.push(tokio::spawn(async move {
-            rt.run(&app, attack("loop"), slow, services()).await.map(|_| ()).map_err(|e| e.0)
+            rt.run(&app, attack("loop"), slow, services())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.0)
         }));
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     for _ in 0..50 {
-        rt.run(&trivial, vec![], limits(), services()).await.map_err(|e| e.0).unwrap();
+        rt.run(&trivial, vec![], limits(), services())
+            .await
+            .map_err(|e| e.0)
+            .unwrap();
     }
     // The property: all trivial launches finished while every hostile app
     // was still spinning (none had reached its 2 s deadline yet).
@@ -331,7 +427,10 @@ async fn the_host_keeps_serving_while_hostile_apps_run() {
     );
     for s in spinners {
         let result = s.await.unwrap();
-        assert!(matches!(result, Err(InvokeError::Timeout { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(InvokeError::Timeout { .. })),
+            "{result:?}"
+        );
     }
     assert!(started.elapsed() < slow.timeout + MARGIN * 2);
 }

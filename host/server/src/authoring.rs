@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use zhiyun_apps::{MANIFEST_FILE, Manifest, Package};
-use zhiyun_contract::{AppKind, ControlKind, Date, Invocation, Param, Value};
+use zhiyun_contract::{AppKind, Invocation};
 use zhiyun_data::FixtureProvider;
 use zhiyun_runtime::{Limits, Runtime, RuntimeConfig, Services};
 
@@ -31,11 +31,18 @@ pub fn new(name: &str, kind: &str, parent: &Path, sdk_path: Option<&Path>) -> an
     let dependency = format!("zhiyun-sdk = {{ path = {:?} }}", sdk.display().to_string());
     let dir = parent.join(name);
     let files = zhiyun_apps::new_project(&dir, name, kind, &dependency)?;
-    println!("Created {} app `{name}` in {}:", kind.as_str(), dir.display());
+    println!(
+        "Created {} app `{name}` in {}:",
+        kind.as_str(),
+        dir.display()
+    );
     for f in files {
         println!("  {}", f.display());
     }
-    println!("\nNext:\n  cd {}\n  zhiyun app build\n  zhiyun app test\n  zhiyun app pack", dir.display());
+    println!(
+        "\nNext:\n  cd {}\n  zhiyun app build\n  zhiyun app test\n  zhiyun app pack",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -53,7 +60,14 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
         manifest.kind.as_str()
     );
     let status = Command::new(cargo())
-        .args(["build", "--profile", APP_PROFILE, "--target", APP_TARGET, "--manifest-path"])
+        .args([
+            "build",
+            "--profile",
+            APP_PROFILE,
+            "--target",
+            APP_TARGET,
+            "--manifest-path",
+        ])
         .arg(&cargo_toml)
         .status()
         .context("could not run cargo")?;
@@ -74,7 +88,13 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
 /// component of the package in `dir`.
 pub fn component_path(dir: &Path) -> anyhow::Result<PathBuf> {
     let out = Command::new(cargo())
-        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
         .arg(dir.join("Cargo.toml"))
         .output()
         .context("could not run cargo metadata")?;
@@ -100,14 +120,22 @@ pub fn component_path(dir: &Path) -> anyhow::Result<PathBuf> {
                 .is_some_and(|m| m == wanted)
         })
         .context("cargo metadata does not list the package in this directory")?;
-    let name = package["name"].as_str().unwrap_or_default().replace('-', "_");
+    let name = package["name"]
+        .as_str()
+        .unwrap_or_default()
+        .replace('-', "_");
     Ok(Path::new(target_dir)
         .join(APP_TARGET)
         .join(APP_PROFILE)
         .join(format!("{name}.wasm")))
 }
 
-pub fn test(dir: &Path, raw_params: &[String], json: bool, build_first: bool) -> anyhow::Result<()> {
+pub fn test(
+    dir: &Path,
+    raw_params: &[String],
+    json: bool,
+    build_first: bool,
+) -> anyhow::Result<()> {
     let manifest = read_manifest(dir)?;
     let wasm_path = if build_first {
         build(dir)?
@@ -120,7 +148,7 @@ pub fn test(dir: &Path, raw_params: &[String], json: bool, build_first: bool) ->
             wasm_path.display()
         )
     })?;
-    let params = parse_params(&manifest, raw_params)?;
+    let params = crate::params::from_pairs(&manifest, raw_params).map_err(anyhow::Error::msg)?;
     let mut data = FixtureProvider::demo();
     let fixtures = dir.join("fixtures");
     if fixtures.is_dir() {
@@ -137,7 +165,9 @@ pub fn test(dir: &Path, raw_params: &[String], json: bool, build_first: bool) ->
         data: Arc::new(data),
         invocation: developer_invocation(&manifest),
     };
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     tokio.block_on(async {
         let described = runtime
             .describe(&app, limits, services.clone())
@@ -149,7 +179,10 @@ pub fn test(dir: &Path, raw_params: &[String], json: bool, build_first: bool) ->
                 if json {
                     println!("{}", serde_json::to_string_pretty(&outcome.output)?);
                 } else {
-                    println!("{} — {}\n", described.output.title, described.output.summary);
+                    println!(
+                        "{} — {}\n",
+                        described.output.title, described.output.summary
+                    );
                     print!("{}", crate::text_view::render(&outcome.output));
                 }
                 eprintln!("{}", crate::text_view::stats_line(&outcome.stats));
@@ -184,14 +217,17 @@ pub fn pack(dir: &Path, out: Option<&Path>) -> anyhow::Result<()> {
     println!("{}", packed.path.display());
     eprintln!(
         "Packed {} {}: {} bytes, component sha256 {}",
-        manifest.id, manifest.version, packed.size, packed.sha256
+        manifest.id, manifest.version, packed.size, packed.component_sha256
     );
     Ok(())
 }
 
 pub fn inspect(file: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let component = if file.extension().is_some_and(|e| e == zhiyun_apps::PACKAGE_EXTENSION) {
+    let component = if file
+        .extension()
+        .is_some_and(|e| e == zhiyun_apps::PACKAGE_EXTENSION)
+    {
         let package = Package::from_bytes(&bytes)?;
         println!(
             "package {} {} ({}), component sha256 {}",
@@ -265,60 +301,4 @@ fn developer_invocation(manifest: &Manifest) -> Invocation {
         app_version: manifest.version.to_string(),
         request_id: "app-test".into(),
     }
-}
-
-/// `NAME=VALUE` pairs typed by the manifest's parameter declarations, with
-/// the manifest's defaults for the rest.
-fn parse_params(manifest: &Manifest, raw: &[String]) -> anyhow::Result<Vec<Param>> {
-    let mut params: Vec<Param> = Vec::new();
-    for pair in raw {
-        let (name, text) = pair
-            .split_once('=')
-            .with_context(|| format!("parameter `{pair}` must be NAME=VALUE"))?;
-        let decl = manifest
-            .parameters
-            .iter()
-            .find(|p| p.name == name)
-            .with_context(|| {
-                let known: Vec<_> = manifest.parameters.iter().map(|p| p.name.as_str()).collect();
-                format!(
-                    "the app declares no parameter `{name}` (it has: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                )
-            })?;
-        let value = match &decl.kind {
-            ControlKind::NumberInput => Value::Int(
-                text.parse()
-                    .with_context(|| format!("parameter `{name}` must be a whole number, got `{text}`"))?,
-            ),
-            ControlKind::Toggle => Value::Boolean(
-                text.parse()
-                    .with_context(|| format!("parameter `{name}` must be true or false, got `{text}`"))?,
-            ),
-            ControlKind::DatePicker => Value::Date(
-                Date::parse_iso(text)
-                    .with_context(|| format!("parameter `{name}` must be a date YYYY-MM-DD, got `{text}`"))?,
-            ),
-            _ => Value::Text(text.to_string()),
-        };
-        params.retain(|p| p.name != name);
-        params.push(Param {
-            name: name.to_string(),
-            value,
-        });
-    }
-    for decl in &manifest.parameters {
-        if params.iter().any(|p| p.name == decl.name) {
-            continue;
-        }
-        if decl.default != Value::Null {
-            params.push(Param {
-                name: decl.name.clone(),
-                value: decl.default.clone(),
-            });
-        } else if decl.required {
-            bail!("parameter `{}` ({}) is required: pass -p {}=…", decl.name, decl.label, decl.name);
-        }
-    }
-    Ok(params)
 }

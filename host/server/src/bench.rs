@@ -30,8 +30,12 @@ pub struct BenchArgs {
 
 fn app(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
     let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path)
-        .with_context(|| format!("{} is missing: build the apps first (./dev apps)", path.display()))
+    std::fs::read(&path).with_context(|| {
+        format!(
+            "{} is missing: build the apps first (./dev apps)",
+            path.display()
+        )
+    })
 }
 
 fn invocation() -> Invocation {
@@ -49,7 +53,9 @@ fn invocation() -> Invocation {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .enable_all()
@@ -67,7 +73,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     println!(
         "zhiyun bench — {cores} core(s), pooling allocator: {}",
-        if runtime.pooling() { "on" } else { "off (on-demand)" }
+        if runtime.pooling() {
+            "on"
+        } else {
+            "off (on-demand)"
+        }
     );
 
     // 1. Artifact cache: compile vs load a cached artifact, same component.
@@ -96,7 +106,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         compile_time.as_secs_f64() / cached_time.as_secs_f64()
     );
 
-    let data: Arc<dyn DataProvider> = Arc::new(FixtureProvider::demo().with_bench_journal(args.rows));
+    let data: Arc<dyn DataProvider> = Arc::new(
+        FixtureProvider::demo()
+            .with_bench_journal(args.rows)
+            .with_row_cap(args.rows.max(10_000)),
+    );
     let services = Services {
         data: data.clone(),
         invocation: invocation(),
@@ -110,7 +124,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // 2. Trivial launch latency, sequential.
     let trivial = runtime.load(AppKind::Scenario, &trivial)?;
-    let lat = tokio.block_on(latencies(&runtime, &trivial, &services, limits, 20_000, Duration::from_secs_f64(args.seconds)))?;
+    let lat = tokio.block_on(latencies(
+        &runtime,
+        &trivial,
+        &services,
+        limits,
+        20_000,
+        Duration::from_secs_f64(args.seconds),
+    ))?;
     let trivial_p50 = pct(&lat, 50.0);
     println!(
         "trivial launch (instantiate + render), 1 task: p50 {:.1} µs, p99 {:.1} µs over {} launches",
@@ -120,12 +141,29 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
 
     // 3. Throughput on every core.
-    let per_sec = tokio.block_on(throughput(&runtime, &trivial, &services, limits, cores * 2, Duration::from_secs_f64(args.seconds)))?;
-    println!("trivial launches per second, {} concurrent tasks on {cores} core(s): {per_sec:.0}/s", cores * 2);
+    let per_sec = tokio.block_on(throughput(
+        &runtime,
+        &trivial,
+        &services,
+        limits,
+        cores * 2,
+        Duration::from_secs_f64(args.seconds),
+    ))?;
+    println!(
+        "trivial launches per second, {} concurrent tasks on {cores} core(s): {per_sec:.0}/s",
+        cores * 2
+    );
 
     // 4. Ten host data calls.
     let host_calls = runtime.load(AppKind::Scenario, &host_calls)?;
-    let lat = tokio.block_on(latencies(&runtime, &host_calls, &services, limits, 5_000, Duration::from_secs_f64(args.seconds)))?;
+    let lat = tokio.block_on(latencies(
+        &runtime,
+        &host_calls,
+        &services,
+        limits,
+        5_000,
+        Duration::from_secs_f64(args.seconds),
+    ))?;
     println!(
         "app making 10 data.query calls: p50 {:.1} µs, p99 {:.1} µs ({:.1} µs per call above a trivial launch at p50)",
         us(pct(&lat, 50.0)),
@@ -135,7 +173,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // 5. Compute-heavy: aggregate N fixture rows in Wasm vs native.
     let compute = runtime.load(AppKind::Scenario, &compute)?;
-    let wasm_times = tokio.block_on(latencies(&runtime, &compute, &services, limits, 20, Duration::from_secs_f64(args.seconds * 2.0)))?;
+    let wasm_times = tokio.block_on(latencies(
+        &runtime,
+        &compute,
+        &services,
+        limits,
+        20,
+        Duration::from_secs_f64(args.seconds * 2.0),
+    ))?;
     let native_times = tokio.block_on(async {
         let mut times = Vec::new();
         for _ in 0..wasm_times.len() {
@@ -226,7 +271,11 @@ async fn throughput(
         handles.push(tokio::spawn(async move {
             let mut n = 0u64;
             while started.elapsed() < budget {
-                if runtime.run(&app, vec![], limits, services.clone()).await.is_ok() {
+                if runtime
+                    .run(&app, vec![], limits, services.clone())
+                    .await
+                    .is_ok()
+                {
                     n += 1;
                 }
             }

@@ -7,6 +7,7 @@
 
 mod authoring;
 mod bench;
+mod params;
 mod text_view;
 
 use clap::{Parser, Subcommand};
@@ -14,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "zhiyun", version, about = "zhiyun (智运) smart operations center: micro-app host and tools")]
+#[command(
+    name = "zhiyun",
+    version,
+    about = "zhiyun (智运) smart operations center: micro-app host and tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
