@@ -4,14 +4,15 @@
 
 use std::collections::HashMap;
 
-/// Sums `amount` by `(org_id, acct_code)`: one pass into a `HashMap`, then the
-/// groups sorted by key so the output is deterministic.
-pub fn aggregate(rows: &[(String, String, i64)]) -> Vec<(String, String, i64)> {
+/// Sums `amount` by `(org_id, acct_code)`: one pass into a `HashMap` keyed by
+/// the borrowed strings (nothing is cloned per row), then the groups, now
+/// owned, sorted by key so the output is deterministic.
+pub fn aggregate<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
+) -> Vec<(String, String, i64)> {
     let mut sums: HashMap<(&str, &str), i64> = HashMap::new();
     for (org_id, acct_code, amount) in rows {
-        *sums
-            .entry((org_id.as_str(), acct_code.as_str()))
-            .or_insert(0) += amount;
+        *sums.entry((org_id, acct_code)).or_insert(0) += amount;
     }
     let mut groups: Vec<(String, String, i64)> = sums
         .into_iter()
@@ -27,21 +28,21 @@ mod tests {
 
     #[test]
     fn sums_by_org_and_account() {
-        let row = |o: &str, a: &str, n| (o.to_string(), a.to_string(), n);
-        let rows = vec![
-            row("3302", "6602", 5),
-            row("3301", "1002", 10),
-            row("3301", "1002", -3),
-            row("3301", "6001", 7),
+        let rows = [
+            ("3302", "6602", 5),
+            ("3301", "1002", 10),
+            ("3301", "1002", -3),
+            ("3301", "6001", 7),
         ];
+        let owned = |o: &str, a: &str, n| (o.to_string(), a.to_string(), n);
         assert_eq!(
-            aggregate(&rows),
+            aggregate(rows),
             vec![
-                row("3301", "1002", 7),
-                row("3301", "6001", 7),
-                row("3302", "6602", 5)
+                owned("3301", "1002", 7),
+                owned("3301", "6001", 7),
+                owned("3302", "6602", 5)
             ]
         );
-        assert!(aggregate(&[]).is_empty());
+        assert!(aggregate([]).is_empty());
     }
 }

@@ -1,7 +1,8 @@
-//! Builders for alert-rule [`Finding`]s and for [`DataTable`]s (their evidence).
+//! The builder for alert-rule [`Finding`]s. Their evidence is a
+//! [`DataTable`], built with [`DataTable::new`] or [`crate::Rows::subset`].
 
 use crate::findings_types::{Finding, Severity};
-use crate::{ColumnMeta, DataTable, Value, ValueKind};
+use crate::{DataTable, Value};
 
 impl Finding {
     /// A finding with no observed value, threshold or evidence yet.
@@ -39,36 +40,5 @@ impl Finding {
     pub fn evidence(mut self, table: DataTable) -> Self {
         self.evidence = table;
         self
-    }
-}
-
-impl DataTable {
-    /// An empty table with `(name, kind)` columns.
-    pub fn new<I, S>(columns: I) -> Self
-    where
-        I: IntoIterator<Item = (S, ValueKind)>,
-        S: Into<String>,
-    {
-        DataTable {
-            columns: columns
-                .into_iter()
-                .map(|(name, kind)| ColumnMeta {
-                    name: name.into(),
-                    kind,
-                })
-                .collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    /// Adds a row (one value per column).
-    pub fn row(mut self, values: Vec<Value>) -> Self {
-        self.push_row(values);
-        self
-    }
-
-    pub fn push_row(&mut self, values: Vec<Value>) {
-        debug_assert_eq!(values.len(), self.columns.len(), "one value per column");
-        self.rows.push(values);
     }
 }

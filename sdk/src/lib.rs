@@ -13,7 +13,9 @@
 //! - builders on the contract types ([`View`], [`Kpi`], [`Chart`], [`Table`],
 //!   [`Document`], [`Finding`], [`Description`], [`ParameterSpec`]);
 //! - typed [`Params`], the [`Query`] builder and [`sql`] returning [`Rows`]
-//!   with typed getters, [`context()`] and [`log`] (`info!` …);
+//!   with typed getters per row and whole-column slices
+//!   ([`Rows::money_column`], [`Rows::text_codes`]), [`context()`] and
+//!   [`log`] (`info!` …);
 //! - money helpers: money is an `i64` number of fen (分) everywhere, never a
 //!   float ([`format_yuan`], [`format_wan_yuan`], [`parse_yuan`]).
 //!
@@ -67,13 +69,11 @@
 //!
 //! # Where the WIT comes from
 //!
-//! The bindings are generated from `sdk/wit/`, a byte-for-byte copy of the
-//! workspace's `wit/` (the source of truth). The copy lives inside the crate
-//! so that the SDK also works where `../wit` does not exist: a department's
-//! app in any directory depending on the SDK by path or by version, and a
-//! packaged (`cargo package`) SDK, which only contains files under `sdk/`.
-//! The test `wit_copy_matches_workspace` fails when the two drift apart; after
-//! editing `wit/`, run `cp wit/*.wit sdk/wit/`.
+//! The bindings are generated from `sdk/wit/`, a symbolic link to the
+//! workspace's `wit/` (the one source of truth), so the SDK reads the
+//! contract from inside its own directory: `cargo package` follows the link
+//! and ships the files, and an app in any directory that depends on the SDK
+//! by path builds the same bindings.
 
 // The generated bindings and the export macros refer to this crate as
 // `zhiyun_sdk::…`, which must also resolve inside the crate itself.
@@ -90,6 +90,7 @@ pub mod money;
 mod org;
 mod params;
 mod query;
+mod table;
 mod value;
 mod view;
 
@@ -104,8 +105,8 @@ pub use value::kind_name;
 pub use bindings::scenario::zhiyun::app::context::Invocation;
 pub use bindings::scenario::zhiyun::app::data::{Filter, FilterOp, OrderBy, SemanticQuery};
 pub use bindings::scenario::zhiyun::app::types::{
-    AppError, Choice, ColumnMeta, ControlKind, DataTable, Date, Description, NumberFormat, Param,
-    ParameterSpec, PeriodGrain, Value, ValueKind,
+    AppError, Choice, Column, ColumnValues, ControlKind, DataTable, Date, Description,
+    NumberFormat, Param, ParameterSpec, PeriodGrain, TextColumn, Value, ValueKind,
 };
 pub use document_types::{Document, HeaderCell, ReportColumn, ReportRow, RowStyle};
 pub use findings_types::{Finding, Severity};
@@ -124,7 +125,7 @@ use bindings::scenario::zhiyun::app::view as view_types;
 /// Everything an app usually needs: `use zhiyun_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AlertRule, Align, AppError, Block, Chart, ChartKind, Choice, ColumnMeta, DataTable, Date,
+        AlertRule, Align, AppError, Block, Chart, ChartKind, Choice, Column, DataTable, Date,
         Description, Document, DrillTarget, Finding, HeaderCell, Invocation, Kpi, KpiCard,
         NumberFormat, OrgTree, Param, ParameterSpec, Params, PeriodGrain, Query, Report, ReportRow,
         Row, RowStyle, Rows, Scenario, Severity, Status, Table, TableColumn, TextBlock, Tone,
@@ -231,43 +232,4 @@ pub mod __private {
     // apps need no direct dependency on wit-bindgen. `hostile-import` (a test
     // app) also uses `generate!` from here.
     pub use wit_bindgen;
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    /// `sdk/wit/` must stay a byte-for-byte copy of the workspace's `wit/`
-    /// (see the crate docs). Skipped when the SDK is built outside the repo.
-    #[test]
-    fn wit_copy_matches_workspace() {
-        let sdk_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("wit");
-        let workspace_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
-        if !workspace_wit.is_dir() {
-            return;
-        }
-        let list = |dir: &Path| {
-            let mut names: Vec<String> = std::fs::read_dir(dir)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".wit"))
-                .collect();
-            names.sort();
-            names
-        };
-        let names = list(&workspace_wit);
-        assert_eq!(
-            list(&sdk_wit),
-            names,
-            "sdk/wit and wit/ hold different files; run `cp wit/*.wit sdk/wit/`"
-        );
-        for name in names {
-            let a = std::fs::read(workspace_wit.join(&name)).unwrap();
-            let b = std::fs::read(sdk_wit.join(&name)).unwrap();
-            assert!(
-                a == b,
-                "sdk/wit/{name} differs from wit/{name}; run `cp wit/*.wit sdk/wit/`"
-            );
-        }
-    }
 }

@@ -1,19 +1,29 @@
 //! The package file: one `<id>-<version>.zyapp` per app version.
 //!
-//! A package is a gzip-compressed tar holding exactly three regular files:
+//! A package is a gzip-compressed tar holding three regular files and an
+//! optional fourth:
 //!
 //! | entry        | what                                                        |
 //! |--------------|-------------------------------------------------------------|
 //! | `app.toml`   | the manifest (≤ 64 KiB)                                     |
 //! | `app.wasm`   | the component, built for `wasm32-wasip2` (≤ 64 MiB)         |
 //! | `SHA256SUMS` | sha256 of `app.toml` and `app.wasm`, in `sha256sum` format  |
+//! | `SIGNATURE`  | optional: `ed25519 <key-id> <base64 signature>`, one line   |
 //!
-//! [`pack`] writes one reproducibly (fixed mtimes, modes and owners);
+//! The signature is an ed25519 signature by a department key (see
+//! [`crate::signing`]) over the exact bytes of the `SHA256SUMS` entry, which
+//! in turn covers `app.toml` and `app.wasm`. Reading a package only parses
+//! it; checking it against the registered public key is the registry's job
+//! ([`crate::signing::verify`]).
+//!
+//! [`pack`] / [`pack_signed`] write one reproducibly (fixed mtimes, modes and
+//! owners; ed25519 signatures are deterministic);
 //! [`Package::from_bytes`] / [`Package::read`] accept one only after checking
 //! its structure, the sums, the component header and the manifest. Reading
 //! never decompresses more than the caps allow, whatever the archive claims.
 
 use crate::manifest::{MANIFEST_FILE, MAX_MANIFEST_BYTES, Manifest, ManifestError};
+use crate::signing::{self, SecretKey};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -29,12 +39,16 @@ pub const SUMS_FILE: &str = "SHA256SUMS";
 pub const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 /// The largest `SHA256SUMS` accepted, in bytes.
 pub const MAX_SUMS_BYTES: u64 = 4 * 1024;
+/// The signature file's name inside a package (optional entry).
+pub const SIGNATURE_FILE: &str = "SIGNATURE";
+/// The largest `SIGNATURE` accepted, in bytes.
+pub const MAX_SIGNATURE_BYTES: u64 = 1024;
 /// The largest package file accepted, in bytes (compressed).
 pub const MAX_PACKAGE_BYTES: u64 = MAX_COMPONENT_BYTES + MAX_MANIFEST_BYTES + 1024 * 1024;
 /// The most bytes read out of the gzip stream: the three files plus tar
 /// headers and padding. Anything bigger is a decompression bomb or not ours.
 const MAX_DECOMPRESSED_BYTES: u64 =
-    MAX_COMPONENT_BYTES + MAX_MANIFEST_BYTES + MAX_SUMS_BYTES + 64 * 1024;
+    MAX_COMPONENT_BYTES + MAX_MANIFEST_BYTES + MAX_SUMS_BYTES + MAX_SIGNATURE_BYTES + 64 * 1024;
 
 /// `\0asm`
 const WASM_MAGIC: [u8; 4] = *b"\0asm";
@@ -65,11 +79,11 @@ pub enum PackageError {
     #[error("the package entry `{name}` tries to leave the package (absolute path or `..`)")]
     PathTraversal { name: String },
     #[error(
-        "the package entry `{name}` is a {kind}; a package holds only the regular files app.toml, app.wasm and SHA256SUMS"
+        "the package entry `{name}` is a {kind}; a package holds only the regular files app.toml, app.wasm, SHA256SUMS and optionally SIGNATURE"
     )]
     NotRegularFile { name: String, kind: String },
     #[error(
-        "the package has an unexpected entry `{name}`; a package holds exactly app.toml, app.wasm and SHA256SUMS"
+        "the package has an unexpected entry `{name}`; a package holds exactly app.toml, app.wasm, SHA256SUMS and optionally SIGNATURE"
     )]
     UnexpectedEntry { name: String },
     #[error("the package has `{name}` twice")]
@@ -104,6 +118,16 @@ pub enum PackageError {
     },
     #[error("app.toml in the package is not UTF-8 text")]
     ManifestNotUtf8,
+    #[error("SIGNATURE in the package is malformed: {0}")]
+    BadSignatureEntry(String),
+    #[error(
+        "the key `{key_id}` belongs to the department {key_department}, but the manifest's department is {manifest_department}; sign with a key of {manifest_department}"
+    )]
+    KeyDepartmentMismatch {
+        key_id: String,
+        key_department: String,
+        manifest_department: String,
+    },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
 }
@@ -122,7 +146,8 @@ pub struct PackedPackage {
     pub manifest: Manifest,
 }
 
-/// A verified package.
+/// A verified package (structure, sums, component header, manifest; the
+/// signature, if any, is parsed but not checked against a key).
 #[derive(Debug, Clone)]
 pub struct Package {
     manifest: Manifest,
@@ -130,6 +155,9 @@ pub struct Package {
     component: Vec<u8>,
     component_sha256: String,
     manifest_sha256: String,
+    /// The `SHA256SUMS` entry exactly as packed (what the signature covers).
+    sums: Vec<u8>,
+    signature: Option<(String, [u8; 64])>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -192,6 +220,26 @@ fn read_capped(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
 /// Builds the package bytes from a manifest's text and a component, after
 /// validating both. `manifest_file` names the manifest in errors.
 pub fn pack_bytes(manifest_text: &str, manifest_file: &str, component: &[u8]) -> Result<Vec<u8>> {
+    pack_bytes_with(manifest_text, manifest_file, component, None)
+}
+
+/// [`pack_bytes`], signed with a department key. The key's department must
+/// be the manifest's.
+pub fn pack_bytes_signed(
+    manifest_text: &str,
+    manifest_file: &str,
+    component: &[u8],
+    key: &SecretKey,
+) -> Result<Vec<u8>> {
+    pack_bytes_with(manifest_text, manifest_file, component, Some(key))
+}
+
+fn pack_bytes_with(
+    manifest_text: &str,
+    manifest_file: &str,
+    component: &[u8],
+    key: Option<&SecretKey>,
+) -> Result<Vec<u8>> {
     if manifest_text.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(PackageError::TooLarge {
             what: format!("the manifest {manifest_file}"),
@@ -206,18 +254,52 @@ pub fn pack_bytes(manifest_text: &str, manifest_file: &str, component: &[u8]) ->
             limit: MAX_COMPONENT_BYTES,
         });
     }
-    Manifest::parse(manifest_text, manifest_file)?;
+    let manifest = Manifest::parse(manifest_text, manifest_file)?;
     check_component(component, "the component")?;
     let sums = format!(
         "{}  {MANIFEST_FILE}\n{}  {COMPONENT_FILE}\n",
         sha256_hex(manifest_text.as_bytes()),
         sha256_hex(component)
     );
-    Ok(build_archive(&[
-        (MANIFEST_FILE, manifest_text.as_bytes()),
+    let signature = match key {
+        Some(key) => {
+            if key.department != manifest.department {
+                return Err(PackageError::KeyDepartmentMismatch {
+                    key_id: key.key_id.clone(),
+                    key_department: key.department.clone(),
+                    manifest_department: manifest.department.clone(),
+                });
+            }
+            Some(signing::signature_entry(
+                &key.key_id,
+                &key.sign(sums.as_bytes()),
+            ))
+        }
+        None => None,
+    };
+    Ok(build_package(
+        manifest_text.as_bytes(),
+        component,
+        sums.as_bytes(),
+        signature.as_deref().map(str::as_bytes),
+    ))
+}
+
+fn build_package(
+    manifest: &[u8],
+    component: &[u8],
+    sums: &[u8],
+    signature: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut entries = vec![
+        (MANIFEST_FILE, manifest),
         (COMPONENT_FILE, component),
-        (SUMS_FILE, sums.as_bytes()),
-    ]))
+        (SUMS_FILE, sums),
+    ];
+    if let Some(signature) = signature {
+        entries.push((SIGNATURE_FILE, signature));
+    }
+    build_archive(&entries)
 }
 
 /// A gzip tar of regular files with fixed metadata (reproducible).
@@ -243,6 +325,26 @@ fn build_archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
 /// `<out_dir>/<id>-<version>.zyapp` (written atomically; `out_dir` is
 /// created if missing).
 pub fn pack(manifest_path: &Path, component_path: &Path, out_dir: &Path) -> Result<PackedPackage> {
+    pack_with(manifest_path, component_path, out_dir, None)
+}
+
+/// [`pack`], signed with a department key (see [`crate::signing`]). The
+/// key's department must be the manifest's.
+pub fn pack_signed(
+    manifest_path: &Path,
+    component_path: &Path,
+    out_dir: &Path,
+    key: &SecretKey,
+) -> Result<PackedPackage> {
+    pack_with(manifest_path, component_path, out_dir, Some(key))
+}
+
+fn pack_with(
+    manifest_path: &Path,
+    component_path: &Path,
+    out_dir: &Path,
+    key: Option<&SecretKey>,
+) -> Result<PackedPackage> {
     let manifest_bytes = read_capped(manifest_path, MAX_MANIFEST_BYTES, "the manifest")?;
     let manifest_file = manifest_path.display().to_string();
     let manifest_text = String::from_utf8(manifest_bytes).map_err(|_| ManifestError {
@@ -254,7 +356,7 @@ pub fn pack(manifest_path: &Path, component_path: &Path, out_dir: &Path) -> Resu
     let manifest = Manifest::parse(&manifest_text, &manifest_file)?;
     let component = read_capped(component_path, MAX_COMPONENT_BYTES, "the component")?;
     check_component(&component, &component_path.display().to_string())?;
-    let bytes = pack_bytes(&manifest_text, &manifest_file, &component)?;
+    let bytes = pack_bytes_with(&manifest_text, &manifest_file, &component, key)?;
 
     std::fs::create_dir_all(out_dir).map_err(|source| PackageError::Io {
         path: out_dir.to_path_buf(),
@@ -363,6 +465,7 @@ impl Package {
         let mut manifest: Option<Vec<u8>> = None;
         let mut component: Option<Vec<u8>> = None;
         let mut sums: Option<Vec<u8>> = None;
+        let mut signature: Option<Vec<u8>> = None;
         let result = (|| -> Result<()> {
             let reader = Capped {
                 inner: flate2::read::GzDecoder::new(bytes),
@@ -383,6 +486,7 @@ impl Package {
                     MANIFEST_FILE => (&mut manifest, MAX_MANIFEST_BYTES),
                     COMPONENT_FILE => (&mut component, MAX_COMPONENT_BYTES),
                     SUMS_FILE => (&mut sums, MAX_SUMS_BYTES),
+                    SIGNATURE_FILE => (&mut signature, MAX_SIGNATURE_BYTES),
                     _ if !entry_type.is_file() => {
                         return Err(PackageError::NotRegularFile {
                             name: raw_name,
@@ -434,6 +538,10 @@ impl Package {
             name: COMPONENT_FILE,
         })?;
         let sums = sums.ok_or(PackageError::MissingEntry { name: SUMS_FILE })?;
+        let signature = signature
+            .map(|bytes| signing::parse_signature_entry(&bytes))
+            .transpose()
+            .map_err(PackageError::BadSignatureEntry)?;
 
         let expected = parse_sums(&sums)?;
         let manifest_sha256 = sha256_hex(&manifest);
@@ -466,7 +574,23 @@ impl Package {
             component,
             component_sha256,
             manifest_sha256,
+            sums,
+            signature,
         })
+    }
+
+    /// The `SHA256SUMS` entry exactly as packed: the bytes a signature
+    /// covers.
+    pub fn sums(&self) -> &[u8] {
+        &self.sums
+    }
+
+    /// The signature, if the package is signed: the key id and the ed25519
+    /// signature over [`Package::sums`]. Not yet checked against any key.
+    pub fn signature(&self) -> Option<(&str, [u8; 64])> {
+        self.signature
+            .as_ref()
+            .map(|(key_id, sig)| (key_id.as_str(), *sig))
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -503,11 +627,19 @@ impl Package {
         self.component
     }
 
-    /// The package bytes again (the same bytes [`pack`] writes for these
-    /// contents).
+    /// The package bytes again, with the same entries (for a package
+    /// [`pack`] or [`pack_signed`] made, the same bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        pack_bytes(&self.manifest_text, MANIFEST_FILE, &self.component)
-            .expect("a verified package repacks")
+        let signature = self
+            .signature
+            .as_ref()
+            .map(|(key_id, sig)| signing::signature_entry(key_id, sig));
+        build_package(
+            self.manifest_text.as_bytes(),
+            &self.component,
+            &self.sums,
+            signature.as_deref().map(str::as_bytes),
+        )
     }
 }
 
@@ -644,6 +776,82 @@ en = "Demo"
         // Reproducible.
         assert_eq!(p.to_bytes(), bytes);
         assert_eq!(good(), bytes);
+    }
+
+    fn key(department: &str) -> crate::signing::SecretKey {
+        crate::signing::generate_secret_key("fin-1", department).unwrap()
+    }
+
+    #[test]
+    fn signed_round_trip() {
+        let k = key("财务部");
+        let bytes = pack_bytes_signed(MANIFEST, "app.toml", &component(), &k).unwrap();
+        let p = Package::from_bytes(&bytes).unwrap();
+        let (key_id, sig) = p.signature().expect("signed");
+        assert_eq!(key_id, "fin-1");
+        crate::signing::verify(&k.public_key().to_bytes(), p.sums(), &sig).unwrap();
+        // The signature covers the sums, which cover both files.
+        assert_eq!(
+            p.sums(),
+            sums_for(MANIFEST.as_bytes(), &component()).as_bytes()
+        );
+        // Reproducible (ed25519 is deterministic), and to_bytes keeps it.
+        assert_eq!(p.to_bytes(), bytes);
+        assert_eq!(
+            pack_bytes_signed(MANIFEST, "app.toml", &component(), &k).unwrap(),
+            bytes
+        );
+        // Unsigned packages have none.
+        assert!(Package::from_bytes(&good()).unwrap().signature().is_none());
+    }
+
+    #[test]
+    fn pack_signed_refuses_another_departments_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("app.toml");
+        let c = dir.path().join("app.wasm");
+        std::fs::write(&m, MANIFEST).unwrap();
+        std::fs::write(&c, component()).unwrap();
+        let e = pack_signed(&m, &c, dir.path(), &key("业务运营部")).unwrap_err();
+        assert!(
+            matches!(e, PackageError::KeyDepartmentMismatch { .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("业务运营部"), "{e}");
+        let packed = pack_signed(&m, &c, &dir.path().join("out"), &key("财务部")).unwrap();
+        let p = Package::read(&packed.path).unwrap();
+        assert_eq!(p.signature().unwrap().0, "fin-1");
+    }
+
+    #[test]
+    fn malformed_signature_entry_is_rejected() {
+        let c = component();
+        let sums = sums_for(MANIFEST.as_bytes(), &c);
+        for (sig, want) in [
+            (&b"ed25519 fin"[..], "is not `ed25519"),
+            (b"rsa fin AAAA", "only ed25519"),
+            (b"ed25519 fin AAAA", "64"),
+        ] {
+            let bytes = regular(&[
+                ("app.toml", MANIFEST.as_bytes()),
+                ("app.wasm", &c),
+                ("SHA256SUMS", sums.as_bytes()),
+                ("SIGNATURE", sig),
+            ]);
+            let e = Package::from_bytes(&bytes).unwrap_err();
+            assert!(matches!(e, PackageError::BadSignatureEntry(_)), "{e}");
+            assert!(e.to_string().contains(want), "{want}: {e}");
+        }
+        // Too big to be a signature.
+        let big = vec![b'a'; 2048];
+        let bytes = regular(&[
+            ("app.toml", MANIFEST.as_bytes()),
+            ("app.wasm", &c),
+            ("SHA256SUMS", sums.as_bytes()),
+            ("SIGNATURE", &big),
+        ]);
+        let e = Package::from_bytes(&bytes).unwrap_err();
+        assert!(matches!(e, PackageError::EntryTooLarge { .. }), "{e}");
     }
 
     #[test]
@@ -839,6 +1047,8 @@ en = "Demo"
         assert!(e.to_string().contains("must be a component"), "{e}");
         assert!(e.to_string().contains("wasm32-wasip2"), "{e}");
 
+        // The smallest component: the preamble alone.
+        check_component(b"\0asm\x0d\x00\x01\x00", "x").unwrap();
         let e = check_component(b"\0asm\x0e\x00\x01\x00", "x").unwrap_err();
         assert!(
             matches!(e, PackageError::UnsupportedComponent { .. }),

@@ -260,9 +260,7 @@ impl data::Host for HostState {
         let result = provider
             .query(&self.services.invocation, convert::query_from_wit(q))
             .await;
-        result
-            .map(convert::table_to_wit)
-            .map_err(convert::error_to_wit)
+        table_result(result)
     }
 
     async fn sql(
@@ -276,10 +274,23 @@ impl data::Host for HostState {
         let result = provider
             .sql(&self.services.invocation, statement, params)
             .await;
-        result
-            .map(convert::table_to_wit)
-            .map_err(convert::error_to_wit)
+        table_result(result)
     }
+}
+
+/// A provider's answer as the WIT result. A table the columnar form cannot
+/// carry (a cell of another kind than its column) is a bug in the provider:
+/// the app gets an internal error that says so.
+fn table_result(
+    result: Result<zhiyun_contract::DataTable, zhiyun_contract::AppError>,
+) -> Result<data::DataTable, types::AppError> {
+    let table = result.map_err(convert::error_to_wit)?;
+    convert::table_to_wit(table).map_err(|m| {
+        tracing::error!("the data provider returned a malformed table: {m}");
+        convert::error_to_wit(zhiyun_contract::AppError::internal(format!(
+            "the host's data provider returned a malformed table ({m}); this is a bug in the host, not in the app"
+        )))
+    })
 }
 
 impl log::Host for HostState {

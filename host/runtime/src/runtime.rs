@@ -354,7 +354,7 @@ impl Runtime {
         let margin = Duration::from_millis(250);
         let result = tokio::time::timeout(
             limits.timeout + margin,
-            call_export(&app.inner.pre, &mut store, call),
+            call_export(&app.inner.pre, &mut store, call, limits.output_bytes),
         )
         .await;
 
@@ -363,7 +363,7 @@ impl Runtime {
                 limit: limits.timeout,
             }),
             Ok(Err(trap)) => Err(classify_trap(&trap, &store, &limits, fuel_budget, started)),
-            Ok(Ok(Err(app_error))) => Err(InvokeError::App(app_error)),
+            Ok(Ok(Err(refused))) => Err(refused),
             Ok(Ok(Ok(called))) => Ok(called),
         };
         let mut stats = collect_stats(&mut store, started, fuel_budget);
@@ -424,16 +424,21 @@ impl std::io::Write for CappedCounter {
     }
 }
 
+/// Instantiates the app and calls the export. The inner error is the app's
+/// own error, or its output refused while converting it (a malformed or
+/// oversized evidence table).
 async fn call_export(
     pre: &KindPre,
     store: &mut Store<HostState>,
     call: Call,
-) -> wasmtime::Result<Result<Called, zhiyun_contract::AppError>> {
+    output_limit: usize,
+) -> wasmtime::Result<Result<Called, InvokeError>> {
     use crate::convert::{
-        description_from_wit, document_from_wit, error_from_wit, findings_from_wit, param_to_wit,
-        view_from_wit,
+        TableError, description_from_wit, document_from_wit, error_from_wit, findings_from_wit,
+        param_to_wit, view_from_wit,
     };
     let to_wit = |params: Vec<Param>| params.into_iter().map(param_to_wit).collect::<Vec<_>>();
+    let app_error = |e| InvokeError::App(error_from_wit(e));
     Ok(match (pre, call) {
         (KindPre::Scenario(pre), call) => {
             let app = pre.instantiate_async(&mut *store).await?;
@@ -445,7 +450,7 @@ async fn call_export(
                     .call_render(&mut *store, &to_wit(params))
                     .await?
                     .map(|v| Called::Output(AppOutput::View(view_from_wit(v))))
-                    .map_err(error_from_wit),
+                    .map_err(app_error),
             }
         }
         (KindPre::Report(pre), call) => {
@@ -458,7 +463,7 @@ async fn call_export(
                     .call_render(&mut *store, &to_wit(params))
                     .await?
                     .map(|d| Called::Output(AppOutput::Document(document_from_wit(d))))
-                    .map_err(error_from_wit),
+                    .map_err(app_error),
             }
         }
         (KindPre::AlertRule(pre), call) => {
@@ -467,11 +472,19 @@ async fn call_export(
                 Call::Describe => Ok(Called::Description(description_from_wit(
                     app.call_describe(&mut *store).await?,
                 ))),
-                Call::Run(params) => app
-                    .call_evaluate(&mut *store, &to_wit(params))
-                    .await?
-                    .map(|f| Called::Output(AppOutput::Findings(findings_from_wit(f))))
-                    .map_err(error_from_wit),
+                Call::Run(params) => match app.call_evaluate(&mut *store, &to_wit(params)).await? {
+                    Ok(findings) => findings_from_wit(findings, output_limit)
+                        .map(|f| Called::Output(AppOutput::Findings(f)))
+                        .map_err(|e| match e {
+                            TableError::Malformed(m) => {
+                                InvokeError::App(zhiyun_contract::AppError::invalid_input(m))
+                            }
+                            TableError::TooLarge => InvokeError::OutputTooLarge {
+                                limit_bytes: output_limit,
+                            },
+                        }),
+                    Err(e) => Err(app_error(e)),
+                },
             }
         }
     })

@@ -160,6 +160,30 @@ async fn sample_report_and_alert_rule_run() {
         "the fixture has accounts below their safety reserve"
     );
     assert!(findings.iter().all(|f| f.fingerprint.starts_with("A01:")));
+    // The evidence crossed back as a columnar table (a subset of the app's
+    // query result) and came out as rows of the account in question.
+    for f in &findings {
+        let acct_no = f.fingerprint.trim_start_matches("A01:");
+        let ev = &f.evidence;
+        let names: Vec<&str> = ev.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "acct_no",
+                "balance_date",
+                "closing",
+                "available",
+                "safety_reserve"
+            ]
+        );
+        assert!(!ev.rows.is_empty(), "evidence of {acct_no}");
+        for row in &ev.rows {
+            assert_eq!(row.len(), names.len());
+            assert_eq!(row[0], Value::Text(acct_no.to_string()));
+            assert!(matches!(row[1], Value::Date(_)));
+            assert!(matches!(row[2], Value::Money(_)));
+        }
+    }
 }
 
 #[tokio::test]

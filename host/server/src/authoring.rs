@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zhiyun_apps::{MANIFEST_FILE, Manifest, Package};
 use zhiyun_contract::{AppKind, Invocation};
 use zhiyun_data::FixtureProvider;
-use zhiyun_runtime::{Limits, Runtime, RuntimeConfig, Services};
+use zhiyun_runtime::{Runtime, RuntimeConfig, Services};
 
 /// The cargo profile micro-apps are built with (optimised, LTO, stripped).
 pub const APP_PROFILE: &str = "app";
@@ -160,7 +160,7 @@ pub fn test(
     })
     .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let app = runtime.load(manifest.kind, &wasm)?;
-    let limits = limits_of(&manifest);
+    let limits = crate::service::limits_of(&manifest);
     let services = Services {
         data: Arc::new(data),
         invocation: developer_invocation(&manifest),
@@ -198,7 +198,7 @@ pub fn test(
     })
 }
 
-pub fn pack(dir: &Path, out: Option<&Path>) -> anyhow::Result<()> {
+pub fn pack(dir: &Path, out: Option<&Path>, key: Option<&Path>) -> anyhow::Result<()> {
     let manifest = read_manifest(dir)?;
     let wasm_path = component_path(dir)?;
     let wasm = std::fs::read(&wasm_path).with_context(|| {
@@ -213,7 +213,18 @@ pub fn pack(dir: &Path, out: Option<&Path>) -> anyhow::Result<()> {
     let out_dir = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.join("target").join("zhiyun"));
-    let packed = zhiyun_apps::pack(&dir.join(MANIFEST_FILE), &wasm_path, &out_dir)?;
+    let packed = match key {
+        Some(key) => {
+            let key = zhiyun_apps::signing::read_secret_key(key)?;
+            zhiyun_apps::pack_signed(&dir.join(MANIFEST_FILE), &wasm_path, &out_dir, &key)?
+        }
+        None => {
+            eprintln!(
+                "note: unsigned package (pass --key to sign it); a server accepts only signed packages"
+            );
+            zhiyun_apps::pack(&dir.join(MANIFEST_FILE), &wasm_path, &out_dir)?
+        }
+    };
     println!("{}", packed.path.display());
     eprintln!(
         "Packed {} {}: {} bytes, component sha256 {}",
@@ -272,18 +283,6 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// The manifest's limits as runtime limits (production limits: what the
-/// host will enforce once the app is approved).
-pub fn limits_of(manifest: &Manifest) -> Limits {
-    Limits {
-        timeout: manifest.limits.timeout(),
-        memory_bytes: manifest.limits.memory_bytes() as usize,
-        output_bytes: manifest.limits.max_output_bytes() as usize,
-        fuel: manifest.limits.fuel,
-        ..Limits::default()
-    }
-}
-
 /// Who `app test` runs as: a developer in the root org of the demo tree.
 fn developer_invocation(manifest: &Manifest) -> Invocation {
     let now = std::time::SystemTime::now()
@@ -301,4 +300,21 @@ fn developer_invocation(manifest: &Manifest) -> Invocation {
         app_version: manifest.version.to_string(),
         request_id: "app-test".into(),
     }
+}
+
+pub fn keygen(key_id: &str, department: &str, out: &Path) -> anyhow::Result<()> {
+    let (secret, public) = zhiyun_apps::signing::generate_key(key_id, department)?;
+    std::fs::create_dir_all(out)?;
+    let secret_path = out.join(format!("{key_id}.key"));
+    let public_path = out.join(format!("{key_id}.pub"));
+    crate::demo::write_secret(&secret_path, &secret)?;
+    std::fs::write(&public_path, public)?;
+    println!("{}", secret_path.display());
+    println!("{}", public_path.display());
+    eprintln!(
+        "Keep {} secret. Give {} to an administrator to register (zhiyun admin register-key).",
+        secret_path.display(),
+        public_path.display()
+    );
+    Ok(())
 }

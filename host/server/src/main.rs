@@ -1,13 +1,23 @@
 //! `zhiyun`: the command line of the smart operations center (智运).
 //!
-//! For now: the micro-app authoring commands department developers use
-//! (`app new/build/test/pack/inspect`) and the sandbox benchmark
-//! (`bench`). The HTTP server (`serve`) and admin commands come with the
-//! registry.
+//! - `serve`: the HTTP server (API, OpenAPI, health, metrics);
+//! - `demo`: the one-command demo (server + sample apps approved);
+//! - `app …`: what department developers use to write, test, package,
+//!   sign and submit micro-apps;
+//! - `admin …`: review and lifecycle commands against a running server;
+//! - `bench`: the sandbox benchmark.
 
+mod admin;
+mod auth;
 mod authoring;
 mod bench;
+mod client;
+mod demo;
+mod http;
+mod metrics;
 mod params;
+mod serve;
+mod service;
 mod text_view;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +40,15 @@ enum Command {
     /// Write, build, test and package micro-apps (微应用).
     #[command(subcommand)]
     App(AppCommand),
+    /// Run the server: the JSON API under /api/v1, /api/openapi.json,
+    /// /healthz, /readyz, /metrics.
+    Serve(serve::ServeArgs),
+    /// The one-command demo: an embedded store under .zhiyun/demo, the
+    /// sample apps signed, submitted, trial-run and approved, then the server.
+    Demo(demo::DemoArgs),
+    /// Review and manage apps on a running server (for admins and scripts).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Measure the sandbox: launch latency, throughput, host calls, compute ratio, artifact cache.
     Bench(bench::BenchArgs),
 }
@@ -79,6 +98,30 @@ enum AppCommand {
         /// Where to write the package (default: DIR/target/zhiyun).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Sign with this department key file (from `zhiyun app keygen`).
+        /// The server accepts only signed packages.
+        #[arg(long, env = "ZHIYUN_SIGNING_KEY")]
+        key: Option<PathBuf>,
+    },
+    /// Create a department signing key pair: KEY_ID.key (secret, mode 0600)
+    /// and KEY_ID.pub (for the administrator to register).
+    Keygen {
+        /// Key id, e.g. caiwu-2026 (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        key_id: String,
+        /// The department the key signs for (must match app.toml's department).
+        #[arg(long)]
+        department: String,
+        /// Directory to write the two files to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Send a package to a server for review.
+    Submit {
+        /// The .zyapp file.
+        package: PathBuf,
+        #[command(flatten)]
+        connection: client::Connection,
     },
     /// Show what a component or package imports and exports, and whether
     /// the contract allows it.
@@ -91,8 +134,9 @@ enum AppCommand {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ZHIYUN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("ZHIYUN_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -112,9 +156,28 @@ fn main() -> ExitCode {
                 json,
                 build,
             } => authoring::test(&dir, &params, json, build),
-            AppCommand::Pack { dir, out } => authoring::pack(&dir, out.as_deref()),
+            AppCommand::Pack { dir, out, key } => {
+                authoring::pack(&dir, out.as_deref(), key.as_deref())
+            }
+            AppCommand::Keygen {
+                key_id,
+                department,
+                out,
+            } => authoring::keygen(&key_id, &department, &out),
+            AppCommand::Submit {
+                package,
+                connection,
+            } => admin::block_on(admin::submit(&package, &connection)),
             AppCommand::Inspect { file } => authoring::inspect(&file),
         },
+        Command::Serve(args) => args.resolve().and_then(|config| {
+            admin::block_on_multi(async move {
+                let state = serve::build_state(&config).await?;
+                serve::serve(config, state, None).await
+            })
+        }),
+        Command::Demo(args) => admin::block_on_multi(demo::run(args)),
+        Command::Admin(cmd) => admin::block_on(admin::run(cmd)),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -8,7 +8,6 @@ use zhiyun_apps::{Manifest, ParameterDecl};
 use zhiyun_contract::{ControlKind, Date, Param, Value};
 
 /// A parameter value as the caller wrote it.
-#[allow(dead_code)] // Json: used by the HTTP API
 pub enum Raw<'a> {
     Text(&'a str),
     Json(&'a Json),
@@ -25,7 +24,6 @@ pub fn from_pairs(manifest: &Manifest, pairs: &[String]) -> Result<Vec<Param>, S
     typed(manifest, raw)
 }
 
-#[allow(dead_code)] // used by the HTTP API
 pub fn from_json(
     manifest: &Manifest,
     object: &serde_json::Map<String, Json>,

@@ -275,10 +275,19 @@ impl Store {
             let mut conn = sqlx::AnyConnection::connect_with(&any)
                 .await
                 .map_err(connect_err)?;
-            conn.execute(AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-            )))
-            .await?;
+            let created = conn
+                .execute(AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                )))
+                .await;
+            match created {
+                Ok(_) => {}
+                // `IF NOT EXISTS` is not atomic: a host starting at the same
+                // moment may have created it between the check and the insert.
+                Err(sqlx::Error::Database(e))
+                    if e.is_unique_violation() || e.code().as_deref() == Some("42P06") => {}
+                Err(e) => return Err(e.into()),
+            }
             conn.close().await?;
             let set = format!("SET search_path TO \"{schema}\"");
             pool_options = pool_options.after_connect(move |conn, _meta| {
@@ -659,6 +668,63 @@ mod backend_tests {
         assert!(matches!(e, StoreError::Connect { .. }), "{e}");
         assert!(e.to_string().contains("u:***@127.0.0.1:1"), "{e}");
         assert!(!e.to_string().contains("pw"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn sqlite_paths_with_spaces_and_chinese() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("平台 数据");
+        let store = Store::open_sqlite(&data).await.unwrap();
+        store.ping().await.unwrap();
+        store.close().await;
+        assert!(data.join(SQLITE_FILE).is_file());
+        // Nothing was created under a mangled name.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let again = Store::open_sqlite(&data).await.unwrap();
+        again.ping().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hosts_starting_together_migrate_once() {
+        if testing::skip_pg() {
+            return;
+        }
+        // Several hosts open the same fresh PostgreSQL schema at once: the
+        // migration lock lets one migrate, the others find it done.
+        sqlx::any::install_default_drivers();
+        let schema = testing::unique_schema();
+        let options = StoreOptions {
+            max_connections: Some(2),
+            schema: Some(schema.clone()),
+            acquire_timeout: Some(Duration::from_secs(10)),
+        };
+        let url = testing::pg_url();
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (url, options) = (url.clone(), options.clone());
+                tokio::spawn(async move { Store::open_with(&url, &options).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for handle in handles {
+            stores.push(handle.await.unwrap());
+        }
+        let mut counts = Vec::new();
+        for store in stores.iter().flatten() {
+            counts.push(
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations")
+                    .fetch_one(store.pool())
+                    .await
+                    .ok(),
+            );
+            store.close().await;
+        }
+        // Clean up before asserting.
+        testing::drop_pg_schema(&schema).await;
+        for store in &stores {
+            assert!(store.is_ok(), "every host opens the store: {store:?}");
+        }
+        assert_eq!(counts, vec![Some(MIGRATIONS.len() as i64); 3]);
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl TestStore {
                     return None;
                 }
                 let url = pg_url();
-                let schema = format!("t_{:016x}", rand::random::<u64>());
+                let schema = unique_schema();
                 let options = StoreOptions {
                     max_connections: Some(4),
                     schema: Some(schema.clone()),
@@ -108,18 +108,29 @@ impl TestStore {
                 eprintln!("keeping PostgreSQL test schema {schema}");
                 return;
             }
-            let drop = async {
-                let mut conn = sqlx::AnyConnection::connect(&pg_url()).await?;
-                conn.execute(AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-                )))
-                .await?;
-                conn.close().await
-            };
-            if let Err(e) = drop.await {
-                eprintln!("could not drop PostgreSQL test schema {schema}: {e}");
-            }
+            drop_pg_schema(schema).await;
         }
+    }
+}
+
+/// A fresh schema name for a PostgreSQL test, `t_<16 hex digits>`.
+pub fn unique_schema() -> String {
+    format!("t_{:016x}", rand::random::<u64>())
+}
+
+/// Drops a PostgreSQL test schema (and everything in it); failures are
+/// reported on stderr, not raised.
+pub async fn drop_pg_schema(schema: &str) {
+    let drop = async {
+        let mut conn = sqlx::AnyConnection::connect(&pg_url()).await?;
+        conn.execute(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .await?;
+        conn.close().await
+    };
+    if let Err(e) = drop.await {
+        eprintln!("could not drop PostgreSQL test schema {schema}: {e}");
     }
 }
 

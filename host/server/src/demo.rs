@@ -1,0 +1,194 @@
+//! `zhiyun demo`: the one-command demo. Opens (or creates) an embedded
+//! SQLite store under `.zhiyun/demo`, registers the demo department's
+//! signing key, packs, signs, submits (as the developer, trial run included)
+//! and approves (as the admin) every sample app under `plugins/`, then
+//! serves and prints the URL and the demo logins. Running it again finds
+//! everything in place and just serves.
+
+use crate::auth::DEMO_USERS;
+use crate::serve::{ServeConfig, build_state, serve};
+use anyhow::{Context, bail};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use zhiyun_apps::registry::{RegistryError, VersionState};
+use zhiyun_apps::signing::{SecretKey, generate_key, parse_secret_key};
+use zhiyun_apps::{MANIFEST_FILE, Package, pack_bytes_signed};
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ZHIYUN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The demo's data directory (store, keys, compiled artifacts).
+    #[arg(long, default_value = ".zhiyun/demo")]
+    data_dir: PathBuf,
+    /// Where the sample apps' sources (app.toml) are.
+    #[arg(long, default_value = "plugins")]
+    plugins: PathBuf,
+    /// Where the built components are (`./dev apps` puts them there).
+    #[arg(long, default_value = "target/wasm32-wasip2/app")]
+    apps: PathBuf,
+    /// Set everything up, then exit instead of serving.
+    #[arg(long)]
+    setup_only: bool,
+}
+
+/// The demo department that signs the sample apps.
+const DEMO_KEY_ID: &str = "caiwu-2026";
+const DEMO_DEPARTMENT: &str = "财务部";
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let config = ServeConfig {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        database_url: None,
+        max_concurrent: 64,
+    };
+    let state = build_state(&config).await?;
+    let key = demo_key(&args.data_dir)?;
+    let registry = &state.apps.registry;
+    registry
+        .register_key(
+            &key.key_id,
+            &key.department,
+            &key.public_key().to_bytes(),
+            "admin",
+        )
+        .await?;
+    let developer = state.auth.caller("developer").context("seeded developer")?;
+    for app_dir in sample_apps(&args.plugins)? {
+        let manifest_text = std::fs::read_to_string(app_dir.join(MANIFEST_FILE))?;
+        let wasm_path = args
+            .apps
+            .join(format!("{}.wasm", crate_name(&app_dir)?.replace('-', "_")));
+        let component = std::fs::read(&wasm_path).with_context(|| {
+            format!(
+                "{} is missing: build the apps first (./dev apps)",
+                wasm_path.display()
+            )
+        })?;
+        let file = app_dir.join(MANIFEST_FILE).display().to_string();
+        let bytes = pack_bytes_signed(&manifest_text, &file, &component, &key)?;
+        let package = Package::from_bytes(&bytes)?;
+        let id = package.manifest().id.clone();
+        let version = package.manifest().version.clone();
+        let existing = match registry.version(&id, &version).await {
+            Ok(record) => Some(record),
+            Err(RegistryError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let record = match existing {
+            Some(record) => {
+                if record.component_sha256 != package.component_sha256() {
+                    eprintln!(
+                        "note: {id} {version} is registered with another build; bump the version in {file} to submit the new one"
+                    );
+                }
+                record
+            }
+            None => {
+                let record = state
+                    .apps
+                    .submit(&bytes, &developer)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("submitting {id} {version}: {}", e.message))?;
+                let ok = record.trial["ok"].as_bool().unwrap_or(false);
+                eprintln!(
+                    "submitted {id} {version} (trial run: {})",
+                    if ok { "ok" } else { "FAILED" }
+                );
+                record
+            }
+        };
+        if record.state == VersionState::Submitted {
+            registry
+                .approve(&id, &version, "admin", Some("演示环境：自动审核通过"))
+                .await?;
+            eprintln!("approved {id} {version}");
+        }
+    }
+    if args.setup_only {
+        return Ok(());
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(serve(config, state, Some(tx)));
+    if let Ok(addr) = rx.await {
+        println!("\nzhiyun demo is running at http://{addr}");
+        println!("  API: http://{addr}/api/v1   OpenAPI: http://{addr}/api/openapi.json");
+        println!("  Demo logins (POST /api/v1/login):");
+        for u in &DEMO_USERS {
+            println!(
+                "    {:<10} {:<18} {:?}, {}",
+                u.username, u.password, u.role, u.org_name
+            );
+        }
+        println!("  Try: curl -s http://{addr}/healthz");
+        println!("Press Ctrl-C to stop.");
+    }
+    server.await.context("server task")?
+}
+
+/// The demo department's key, created once under the data directory.
+fn demo_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
+    let dir = data_dir.join("keys");
+    let path = dir.join(format!("{DEMO_KEY_ID}.key"));
+    if !path.exists() {
+        std::fs::create_dir_all(&dir)?;
+        let (secret, public) = generate_key(DEMO_KEY_ID, DEMO_DEPARTMENT)?;
+        write_secret(&path, &secret)?;
+        std::fs::write(dir.join(format!("{DEMO_KEY_ID}.pub")), public)?;
+    }
+    let text = std::fs::read_to_string(&path)?;
+    Ok(parse_secret_key(&text, &path.display().to_string())?)
+}
+
+/// Writes a secret key file readable by its owner only.
+pub fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Every directory under `plugins/` with an app.toml, in a stable order.
+fn sample_apps(plugins: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for group in ["scenarios", "reports", "alerts"] {
+        let dir = plugins.join(group);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.join(MANIFEST_FILE).is_file() {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        bail!(
+            "no sample apps under {}: run this from the repository root",
+            plugins.display()
+        );
+    }
+    Ok(found)
+}
+
+fn crate_name(app_dir: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(app_dir.join("Cargo.toml"))?;
+    let value: toml::Value = toml::from_str(&text)?;
+    value["package"]["name"]
+        .as_str()
+        .map(str::to_string)
+        .context("Cargo.toml has no package name")
+}

@@ -1,0 +1,176 @@
+//! The HTTP API: `/api/v1` (JSON), `/api/openapi.json`, `/healthz`,
+//! `/readyz`, `/metrics`. Handlers are thin: extract, call the service, map
+//! the result. Every error is an [`error::ApiError`] with a JSON body.
+
+pub mod apps;
+pub mod error;
+pub mod extract;
+pub mod ops;
+
+use crate::auth::Authenticator;
+use crate::metrics::Metrics;
+use crate::service::AppService;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post};
+use error::ApiError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use zhiyun_store::Store;
+
+/// Largest accepted request body: a package (64 MiB component cap) plus slack.
+pub const MAX_BODY_BYTES: usize = 80 << 20;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub apps: Arc<AppService>,
+    pub auth: Arc<Authenticator>,
+    pub metrics: Arc<Metrics>,
+    pub store: Store,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "zhiyun (智运) API",
+        description = "The smart operations center's API: micro-app registry, review and launch."
+    ),
+    paths(
+        apps::login,
+        apps::me,
+        apps::submit,
+        apps::list_apps,
+        apps::list_versions,
+        apps::review,
+        apps::pending,
+        apps::approve,
+        apps::reject,
+        apps::suspend,
+        apps::resume,
+        apps::offline,
+        apps::rollback,
+        apps::history,
+        apps::launch,
+        apps::register_key,
+        ops::healthz,
+        ops::readyz,
+    ),
+    components(schemas(error::ErrorBody, zhiyun_contract::AppOutput)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Request ids: a process-unique counter with a random prefix, short enough
+/// to read in logs.
+#[derive(Clone)]
+struct Ids {
+    prefix: String,
+    next: Arc<AtomicU64>,
+}
+
+impl MakeRequestId for Ids {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.prefix)
+            .parse()
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/login", post(apps::login))
+        .route("/logout", post(apps::logout))
+        .route("/me", get(apps::me))
+        .route("/packages", post(apps::submit))
+        .route("/keys", post(apps::register_key))
+        .route("/reviews", get(apps::pending))
+        .route("/apps", get(apps::list_apps))
+        .route("/apps/{id}/versions", get(apps::list_versions))
+        .route("/apps/{id}/versions/{version}/review", get(apps::review))
+        .route("/apps/{id}/versions/{version}/approve", post(apps::approve))
+        .route("/apps/{id}/versions/{version}/reject", post(apps::reject))
+        .route("/apps/{id}/suspend", post(apps::suspend))
+        .route("/apps/{id}/resume", post(apps::resume))
+        .route("/apps/{id}/offline", post(apps::offline))
+        .route("/apps/{id}/rollback", post(apps::rollback))
+        .route("/apps/{id}/history", get(apps::history))
+        .route("/apps/{id}/launch", post(apps::launch))
+        .fallback(|| async { ApiError::not_found("no such API endpoint") });
+
+    let ids = Ids {
+        prefix: hex::encode(rand::random::<[u8; 3]>()),
+        next: Arc::new(AtomicU64::new(1)),
+    };
+    let metrics = state.metrics.clone();
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(ops::openapi))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { ApiError::not_found("not found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            let metrics = metrics.clone();
+            count_requests(metrics, req, next)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, ids))
+}
+
+async fn count_requests(
+    metrics: Arc<Metrics>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().as_str().to_string();
+    let response = next.run(req).await;
+    metrics
+        .http_requests
+        .with_label_values(&[&method, response.status().as_str()])
+        .inc();
+    response
+}

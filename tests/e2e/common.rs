@@ -1,0 +1,203 @@
+//! Shared helpers of the end-to-end tests: the real `zhiyun` binary, signed
+//! packages of the sample apps, and an HTTP client.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use zhiyun_apps::signing::{SecretKey, generate_key, parse_public_key, parse_secret_key};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn component(name: &str) -> Vec<u8> {
+    let path = workspace().join(format!("target/wasm32-wasip2/app/{name}.wasm"));
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; build the apps first: ./dev apps", path.display()))
+}
+
+/// A department key pair for 财务部: the secret key and the public key bytes.
+pub fn department_key(key_id: &str) -> (SecretKey, [u8; 32]) {
+    let (secret, public) = generate_key(key_id, "财务部").unwrap();
+    let secret = parse_secret_key(&secret, "test").unwrap();
+    let public = parse_public_key(&public).unwrap();
+    (secret, public.to_bytes())
+}
+
+/// The fund-position sample app, packed and signed, at `version`.
+pub fn fund_position_package(version: &str, key: &SecretKey) -> Vec<u8> {
+    let manifest =
+        std::fs::read_to_string(workspace().join("plugins/scenarios/fund-position/app.toml"))
+            .unwrap()
+            .replacen(
+                "version = \"0.1.0\"",
+                &format!("version = \"{version}\""),
+                1,
+            );
+    assert!(manifest.contains(version));
+    zhiyun_apps::pack_bytes_signed(&manifest, "app.toml", &component("fund_position"), key).unwrap()
+}
+
+/// A running `zhiyun serve` on a free loopback port; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(database_url: Option<&str>) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhiyun"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .env_remove("DATABASE_URL")
+            .env("ZHIYUN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let mut child = cmd.spawn().expect("start zhiyun serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("zhiyun listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            _data: data,
+        }
+    }
+
+    /// SIGTERM, then wait: the exit status of a graceful shutdown.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: base.to_string(),
+        }
+    }
+
+    async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        Answer { status, body }
+    }
+
+    pub async fn login(&self, user: &str) -> String {
+        let a = self
+            .post(
+                "",
+                "/api/v1/login",
+                json!({"username": user, "password": format!("{user}-zhiyun")}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Answer {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        Self::answer(r).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Answer {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        Self::answer(r).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Self::answer(r).await
+    }
+
+    pub async fn register_key(&self, admin: &str, key: &SecretKey, public: [u8; 32]) {
+        use base64::Engine as _;
+        let a = self
+            .post(
+                admin,
+                "/api/v1/keys",
+                json!({
+                    "key_id": key.key_id,
+                    "department": key.department,
+                    "public_key": base64::engine::general_purpose::STANDARD.encode(public),
+                }),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
+    }
+}

@@ -1,0 +1,240 @@
+//! End to end, against the real `zhiyun serve` on SQLite and on PostgreSQL:
+//! submit → review (trial run visible) → approve → launch → a second
+//! version → suspend → launch refused → rollback → launch, plus metrics and
+//! a graceful shutdown.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn lifecycle(server: &Server) {
+    let api = Api::new(&server.base);
+    let admin = api.login("admin").await;
+    let developer = api.login("developer").await;
+    let user = api.login("user").await;
+    let (key, public) = department_key("caiwu-e2e");
+    api.register_key(&admin, &key, public).await;
+
+    // Submit: the host verifies, inspects and trial-runs the package.
+    let v1 = fund_position_package("0.1.0", &key);
+    let a = api
+        .post_raw(
+            &developer,
+            "/api/v1/packages",
+            "application/octet-stream",
+            v1.clone(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(a.body["state"], "submitted");
+
+    // Not live yet.
+    let a = api
+        .post(&user, "/api/v1/apps/fund-position/launch", json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+
+    // The review shows the trial run, the real imports and the manifest.
+    let review = api
+        .get(&admin, "/api/v1/apps/fund-position/versions/0.1.0/review")
+        .await;
+    assert_eq!(review.status, StatusCode::OK, "{}", review.body);
+    let trial = &review.body["version"]["trial"];
+    assert_eq!(trial["ok"], true, "{trial}");
+    assert!(trial["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(trial["peak_memory_bytes"].as_u64().unwrap() > 0);
+    let imports = review.body["version"]["component_info"]["imports"].to_string();
+    assert!(imports.contains("zhiyun:app/data@0.1.0"), "{imports}");
+    assert_eq!(review.body["version"]["manifest"]["id"], "fund-position");
+    let queue = api.get(&admin, "/api/v1/reviews").await;
+    assert_eq!(queue.body.as_array().unwrap().len(), 1);
+
+    // The developer cannot approve; the admin can.
+    let a = api
+        .post(
+            &developer,
+            "/api/v1/apps/fund-position/versions/0.1.0/approve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = api
+        .post(
+            &admin,
+            "/api/v1/apps/fund-position/versions/0.1.0/approve",
+            json!({"reason": "ok"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["state"], "published");
+
+    // Launch as a business user: a typed view.
+    let a = api
+        .post(
+            &user,
+            "/api/v1/apps/fund-position/launch",
+            json!({"params": {"date": "2026-11-30"}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["version"], "0.1.0");
+    assert_eq!(a.body["output"]["kind"], "view");
+    assert!(
+        a.body["output"]["output"]["blocks"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 2
+    );
+
+    // A second version supersedes the first.
+    let v2 = fund_position_package("0.2.0", &key);
+    let a = api
+        .post_raw(
+            &developer,
+            "/api/v1/packages",
+            "application/octet-stream",
+            v2,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let review = api
+        .get(&admin, "/api/v1/apps/fund-position/versions/0.2.0/review")
+        .await;
+    let diff = review.body["diff"].to_string();
+    assert!(
+        diff.contains("version"),
+        "the review diffs against the live version: {diff}"
+    );
+    let a = api
+        .post(
+            &admin,
+            "/api/v1/apps/fund-position/versions/0.2.0/approve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = api
+        .post(&user, "/api/v1/apps/fund-position/launch", json!({}))
+        .await;
+    assert_eq!(a.body["version"], "0.2.0");
+
+    // Kill switch: the next launch is refused with the current state.
+    let a = api
+        .post(
+            &admin,
+            "/api/v1/apps/fund-position/suspend",
+            json!({"reason": "数据口径待确认"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = api
+        .post(&user, "/api/v1/apps/fund-position/launch", json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert_eq!(a.body["error"]["current_state"], "suspended");
+    // An illegal transition answers 409 with the current state.
+    let a = api
+        .post(
+            &admin,
+            "/api/v1/apps/fund-position/suspend",
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert_eq!(a.body["error"]["current_state"], "suspended");
+
+    // Rollback republishes 0.1.0.
+    let a = api
+        .post(
+            &admin,
+            "/api/v1/apps/fund-position/rollback",
+            json!({"version": "0.1.0", "reason": "回退"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = api
+        .post(&user, "/api/v1/apps/fund-position/launch", json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["version"], "0.1.0");
+
+    let history = api.get(&admin, "/api/v1/apps/fund-position/history").await;
+    assert!(
+        history.body.as_array().unwrap().len() >= 6,
+        "{}",
+        history.body
+    );
+
+    // Metrics count the launches per app.
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("zhiyun_app_invocations_total{app=\"fund-position\",kind=\"scenario\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("zhiyun_app_duration_seconds_bucket"));
+
+    for path in ["/healthz", "/readyz", "/api/openapi.json"] {
+        let r = reqwest::get(format!("{}{path}", server.base))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_on_sqlite() {
+    let server = Server::start(None);
+    lifecycle(&server).await;
+    assert!(server.terminate().success(), "graceful shutdown exits 0");
+}
+
+#[tokio::test]
+async fn lifecycle_on_postgres() {
+    let (url, name) = fresh_postgres_database().await;
+    let server = Server::start(Some(&url));
+    lifecycle(&server).await;
+    assert!(server.terminate().success(), "graceful shutdown exits 0");
+    drop_database(&name).await;
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("ZHIYUN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+/// A new, empty database on the test PostgreSQL, so the server migrates
+/// from scratch and parallel tests never share state.
+async fn fresh_postgres_database() -> (String, String) {
+    use sqlx::Connection;
+    let admin_url = pg_admin_url();
+    let name = format!("zhiyun_e2e_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (trust auth) for the e2e tests");
+    // The name is ours (hex), not input: safe to splice into DDL.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    (format!("{base}/{name}"), name)
+}
