@@ -33,16 +33,28 @@ pub fn department_key(key_id: &str) -> (SecretKey, [u8; 32]) {
 
 /// The fund-position sample app, packed and signed, at `version`.
 pub fn fund_position_package(version: &str, key: &SecretKey) -> Vec<u8> {
-    let manifest =
-        std::fs::read_to_string(workspace().join("plugins/scenarios/fund-position/app.toml"))
-            .unwrap()
-            .replacen(
-                "version = \"0.1.0\"",
-                &format!("version = \"{version}\""),
-                1,
-            );
-    assert!(manifest.contains(version));
-    zhiyun_apps::pack_bytes_signed(&manifest, "app.toml", &component("fund_position"), key).unwrap()
+    package(
+        "plugins/scenarios/fund-position",
+        "fund_position",
+        Some(version),
+        key,
+    )
+}
+
+/// The app whose manifest is in `dir` (relative to the workspace) with the
+/// built component `wasm_name`, packed and signed; `version` replaces the
+/// manifest's 0.1.0 if given.
+pub fn package(dir: &str, wasm_name: &str, version: Option<&str>, key: &SecretKey) -> Vec<u8> {
+    let mut manifest = std::fs::read_to_string(workspace().join(dir).join("app.toml")).unwrap();
+    if let Some(version) = version {
+        manifest = manifest.replacen(
+            "version = \"0.1.0\"",
+            &format!("version = \"{version}\""),
+            1,
+        );
+        assert!(manifest.contains(version));
+    }
+    zhiyun_apps::pack_bytes_signed(&manifest, "app.toml", &component(wasm_name), key).unwrap()
 }
 
 /// A running `zhiyun serve` on a free loopback port; killed on drop.
@@ -54,7 +66,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(database_url: Option<&str>) -> Server {
-        let data = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), database_url)
+    }
+
+    /// Serves the data directory `data` (kept until the server is dropped).
+    pub fn start_in(data: tempfile::TempDir, database_url: Option<&str>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhiyun"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())

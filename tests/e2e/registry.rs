@@ -196,6 +196,59 @@ async fn lifecycle_on_sqlite() {
     assert!(server.terminate().success(), "graceful shutdown exits 0");
 }
 
+/// SIGTERM while a launch is running: the server stops accepting, lets the
+/// launch finish (here: the app hits its 1 s deadline and the caller gets
+/// the typed timeout, not a reset connection), then exits 0.
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_launches() {
+    let server = Server::start(None);
+    let api = Api::new(&server.base);
+    let admin = api.login("admin").await;
+    let developer = api.login("developer").await;
+    let user = api.login("user").await;
+    let (key, public) = department_key("caiwu-shutdown");
+    api.register_key(&admin, &key, public).await;
+    let pkg = package("tests/apps/hostile", "hostile", None, &key);
+    let a = api
+        .post_raw(
+            &developer,
+            "/api/v1/packages",
+            "application/octet-stream",
+            pkg,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let a = api
+        .post(
+            &admin,
+            "/api/v1/apps/hostile/versions/0.1.0/approve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+
+    let in_flight = tokio::spawn(async move {
+        Api::new(&api.base)
+            .post(
+                &user,
+                "/api/v1/apps/hostile/launch",
+                json!({"params": {"attack": "loop"}}),
+            )
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let exit = tokio::task::spawn_blocking(move || server.terminate());
+    let answer = in_flight.await.unwrap();
+    assert_eq!(
+        answer.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.code(), "app-timeout");
+    assert!(exit.await.unwrap().success(), "graceful shutdown exits 0");
+}
+
 #[tokio::test]
 async fn lifecycle_on_postgres() {
     let (url, name) = fresh_postgres_database().await;

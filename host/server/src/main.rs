@@ -132,14 +132,20 @@ enum AppCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ZHIYUN_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs go to stderr; ZHIYUN_LOG sets the filter (e.g. `debug`,
+    // `zhiyun=debug,sqlx=info`), ZHIYUN_LOG_FORMAT=json gives one JSON object
+    // per line for log collectors.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIYUN_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("ZHIYUN_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::App(cmd) => match cmd {

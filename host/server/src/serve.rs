@@ -165,3 +165,41 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing in-flight requests");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_env_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("zhiyun.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_concurrent = 8\n").unwrap();
+        let config = ServeArgs {
+            config: Some(file.clone()),
+            max_concurrent: Some(16),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.max_concurrent, 16);
+        assert_eq!(config.data_dir, PathBuf::from(".zhiyun/data"));
+        assert_eq!(config.database_url, None);
+    }
+
+    #[test]
+    fn a_bad_config_file_names_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("zhiyun.toml");
+        std::fs::write(&file, "listen = \"nowhere\"\nlisen = 1\n").unwrap();
+        let err = ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("zhiyun.toml"), "{text}");
+    }
+}

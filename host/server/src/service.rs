@@ -239,9 +239,7 @@ impl AppService {
             .insert(record.component_sha256.clone(), app.clone());
         Ok((record, app))
     }
-}
 
-impl AppService {
     /// The published record of an app: one small query per launch; the full
     /// record (manifest, trial, …) is read only when the published version
     /// or its component changed since this host last saw it.

@@ -359,12 +359,26 @@ struct MigrationFile {
 /// The schema, in order. A new migration gets the next version and a file in
 /// both directories; an applied migration is never edited (its checksum is
 /// recorded and checked at start).
-const MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 1,
-    description: "registry",
-    sqlite: include_str!("../migrations/sqlite/0001_registry.sql"),
-    postgres: include_str!("../migrations/postgres/0001_registry.sql"),
-}];
+const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 1,
+        description: "registry",
+        sqlite: include_str!("../migrations/sqlite/0001_registry.sql"),
+        postgres: include_str!("../migrations/postgres/0001_registry.sql"),
+    },
+    MigrationFile {
+        version: 2,
+        description: "identity",
+        sqlite: include_str!("../migrations/sqlite/0002_identity.sql"),
+        postgres: include_str!("../migrations/postgres/0002_identity.sql"),
+    },
+    MigrationFile {
+        version: 3,
+        description: "audit",
+        sqlite: include_str!("../migrations/sqlite/0003_audit.sql"),
+        postgres: include_str!("../migrations/postgres/0003_audit.sql"),
+    },
+];
 
 fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(

@@ -60,8 +60,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // A host fault is an error; an app's failure (502/503/504: its
+        // timeout, crash, limit) is the app's, worth a warning.
+        if self.status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(code = self.code, message = %self.message, "request failed");
+        } else if self.status.is_server_error() {
+            tracing::warn!(code = self.code, message = %self.message, "app failed");
         }
         let body = ErrorBody {
             error: ErrorDetail {
