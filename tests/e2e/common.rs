@@ -97,6 +97,20 @@ impl Server {
         }
     }
 
+    /// The server's data directory (its SQLite store lives there).
+    pub fn data_dir(&self) -> &Path {
+        self._data.path()
+    }
+
+    /// SIGTERM, wait, and hand over the data directory for inspection.
+    pub fn terminate_keeping_data(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        let data = std::mem::replace(&mut self._data, tempfile::tempdir().unwrap());
+        (status, data)
+    }
+
     /// SIGTERM, then wait: the exit status of a graceful shutdown.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();

@@ -161,6 +161,33 @@ async fn lifecycle(server: &Server) {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["version"], "0.1.0");
 
+    // Every launch is in the audit log (written in the background, so wait
+    // for it): three that ran, two refused.
+    let mut launches = serde_json::Value::Null;
+    for _ in 0..50 {
+        launches = api
+            .get(&admin, "/api/v1/audit?action=app.launch")
+            .await
+            .body;
+        if launches.as_array().is_some_and(|a| a.len() >= 5) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let outcomes: Vec<&str> = launches
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["ok", "denied", "ok", "ok", "denied"],
+        "newest first: {launches}"
+    );
+    assert_eq!(launches[0]["actor"], "user");
+    assert_eq!(launches[0]["detail"]["version"], "0.1.0");
+
     let history = api.get(&admin, "/api/v1/apps/fund-position/history").await;
     assert!(
         history.body.as_array().unwrap().len() >= 6,
@@ -237,7 +264,7 @@ async fn graceful_shutdown_finishes_in_flight_launches() {
             .await
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let exit = tokio::task::spawn_blocking(move || server.terminate());
+    let exit = tokio::task::spawn_blocking(move || server.terminate_keeping_data());
     let answer = in_flight.await.unwrap();
     assert_eq!(
         answer.status,
@@ -246,7 +273,20 @@ async fn graceful_shutdown_finishes_in_flight_launches() {
         answer.body
     );
     assert_eq!(answer.code(), "app-timeout");
-    assert!(exit.await.unwrap().success(), "graceful shutdown exits 0");
+    let (status, data) = exit.await.unwrap();
+    assert!(status.success(), "graceful shutdown exits 0");
+
+    // The in-flight launch was audited before the process ended.
+    use sqlx::{Connection, SqliteConnection};
+    let url = format!("sqlite://{}", data.path().join("platform.db").display());
+    let mut db = SqliteConnection::connect(&url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'app.launch' AND outcome = 'error'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(n, 1, "the timed-out launch is in the audit log");
 }
 
 #[tokio::test]

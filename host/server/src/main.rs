@@ -8,6 +8,8 @@
 //! - `bench`: the sandbox benchmark.
 
 mod admin;
+mod audit_cmd;
+mod audit_sink;
 mod auth;
 mod authoring;
 mod bench;
@@ -49,6 +51,9 @@ enum Command {
     /// Review and manage apps on a running server (for admins and scripts).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Verify the hash chain of the audit log (审计日志) in the store.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Measure the sandbox: launch latency, throughput, host calls, compute ratio, artifact cache.
     Bench(bench::BenchArgs),
 }
@@ -184,6 +189,7 @@ fn main() -> ExitCode {
         }),
         Command::Demo(args) => admin::block_on_multi(demo::run(args)),
         Command::Admin(cmd) => admin::block_on(admin::run(cmd)),
+        Command::Audit(cmd) => admin::block_on(audit_cmd::run(cmd)),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -109,10 +109,15 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         Arc::new(FixtureProvider::demo()),
         metrics.clone(),
     );
+    let audit = zhiyun_authz::AuditLog::new(store.clone());
+    let (audit_sink, writer) = crate::audit_sink::AuditSink::start(audit.clone());
     Ok(AppState {
         apps: Arc::new(apps),
         auth: Arc::new(Authenticator::with_users(&DEMO_USERS)),
         metrics,
+        audit,
+        audit_sink,
+        audit_writer: Arc::new(std::sync::Mutex::new(Some(writer))),
         store,
     })
 }
@@ -136,10 +141,24 @@ pub async fn serve(
         // The first line on stdout: scripts and tests read the address here.
         None => println!("zhiyun listening on http://{addr}"),
     }
+    let audit_writer = state.audit_writer.clone();
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed")?;
+    // The router (and with it every sender of the audit sink) is gone: the
+    // writer drains what is queued and ends.
+    let writer = audit_writer
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(writer) = writer
+        && tokio::time::timeout(std::time::Duration::from_secs(30), writer)
+            .await
+            .is_err()
+    {
+        tracing::error!("the audit writer did not finish within 30 s");
+    }
     tracing::info!("zhiyun stopped");
     Ok(())
 }

@@ -10,7 +10,29 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
+use zhiyun_authz::AuditOutcome;
+
+/// Audits a successful lifecycle action on an app by an admin or developer.
+async fn audit_ok(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    target: String,
+    detail: serde_json::Value,
+) {
+    state
+        .audit(
+            &caller.username,
+            &caller.org_id,
+            action,
+            &target,
+            AuditOutcome::Ok,
+            detail,
+        )
+        .await;
+}
 
 fn require(caller: &Caller, roles: &[Role], action: &str) -> ApiResult<()> {
     if roles.contains(&caller.role) {
@@ -55,8 +77,32 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     match state.auth.login(&req.username, &req.password) {
-        Some((token, user)) => Ok(Json(LoginResponse { token, user })),
-        None => Err(ApiError::unauthorized("wrong username or password")),
+        Some((token, user)) => {
+            state
+                .audit(
+                    &user.username,
+                    &user.org_id,
+                    "login.success",
+                    &user.username,
+                    AuditOutcome::Ok,
+                    json!({}),
+                )
+                .await;
+            Ok(Json(LoginResponse { token, user }))
+        }
+        None => {
+            state
+                .audit(
+                    &req.username,
+                    "",
+                    "login.failure",
+                    &req.username,
+                    AuditOutcome::Denied,
+                    json!({}),
+                )
+                .await;
+            Err(ApiError::unauthorized("wrong username or password"))
+        }
     }
 }
 
@@ -101,6 +147,9 @@ pub async fn submit(
         ));
     }
     let record = state.apps.submit(&body, &caller).await?;
+    let target = format!("app:{}@{}", record.app_id, record.version);
+    let detail = json!({ "sha256": record.component_sha256, "trial_ok": record.trial["ok"] });
+    audit_ok(&state, &caller, "app.submit", target, detail).await;
     Ok((StatusCode::CREATED, json(record)?))
 }
 
@@ -192,13 +241,21 @@ pub async fn approve(
 ) -> ApiResult<Json<serde_json::Value>> {
     require(&caller, &[Role::Admin], "approve apps")?;
     let version = parse_version(&version)?;
-    json(
-        state
-            .apps
-            .registry
-            .approve(&id, &version, &caller.username, body.reason.as_deref())
-            .await?,
+    let record = state
+        .apps
+        .registry
+        .approve(&id, &version, &caller.username, body.reason.as_deref())
+        .await?;
+    let detail = json!({ "reason": body.reason });
+    audit_ok(
+        &state,
+        &caller,
+        "app.approve",
+        format!("app:{id}@{version}"),
+        detail,
     )
+    .await;
+    json(record)
 }
 
 /// Reject a submitted version, with a reason.
@@ -252,7 +309,16 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     require(&caller, &[Role::Admin], "resume apps")?;
-    json(state.apps.registry.resume(&id, &caller.username).await?)
+    let record = state.apps.registry.resume(&id, &caller.username).await?;
+    audit_ok(
+        &state,
+        &caller,
+        "app.resume",
+        format!("app:{id}"),
+        json!({}),
+    )
+    .await;
+    json(record)
 }
 
 /// Take an app offline (下架).
@@ -370,10 +436,44 @@ pub async fn launch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_string();
-    let (record, output, stats) = state
+    let result = state
         .apps
         .launch(&id, &body.params, &caller, locale, &request_id)
-        .await?;
+        .await;
+    // Every launch is audited, refused and failed ones too.
+    let (outcome, detail) = match &result {
+        Ok((record, _, stats)) => (
+            AuditOutcome::Ok,
+            json!({
+                "version": record.version.to_string(),
+                "duration_ms": stats.duration.as_secs_f64() * 1e3,
+                "host_calls": stats.host_calls,
+            }),
+        ),
+        Err(e) => (
+            if e.status.is_client_error() {
+                AuditOutcome::Denied
+            } else {
+                AuditOutcome::Error
+            },
+            json!({ "code": e.code, "message": e.message }),
+        ),
+    };
+    state
+        .audit_sink
+        .record(
+            zhiyun_authz::NewAuditEntry::new(
+                &caller.username,
+                zhiyun_authz::AuditAction::AppLaunch,
+                format!("app:{id}"),
+            )
+            .org(&caller.org_id)
+            .outcome(outcome)
+            .detail(detail)
+            .request_id(&request_id),
+        )
+        .await;
+    let (record, output, stats) = result?;
     Ok(Json(LaunchResponse {
         app_id: record.app_id.clone(),
         version: record.version.to_string(),
@@ -413,5 +513,62 @@ pub async fn register_key(
         .registry
         .register_key(&req.key_id, &req.department, &key, &caller.username)
         .await?;
+    let detail = json!({ "department": req.department });
+    audit_ok(
+        &state,
+        &caller,
+        "key.register",
+        format!("key:{}", req.key_id),
+        detail,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema, utoipa::IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only entries by this actor.
+    pub actor: Option<String>,
+    /// Only this action, e.g. `login.failure`, `app.approve`.
+    pub action: Option<String>,
+    /// Continue after this seq (the last seq of the previous page).
+    pub after_seq: Option<i64>,
+    /// At most this many entries (1–1000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// The audit log, newest first, with filters. Interim: admins read it;
+/// with the identity issue only the audit admin (审计管理员) will.
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery),
+    responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    require(&caller, &[Role::Admin], "read the audit log")?;
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let action = q
+        .action
+        .as_deref()
+        .map(zhiyun_authz::AuditAction::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if q.limit.is_some_and(|l| l == 0 || l > 1000) {
+        return Err(ApiError::bad_request("limit must be between 1 and 1000"));
+    }
+    let filter = zhiyun_authz::AuditFilter {
+        actor: q.actor,
+        action,
+        after_seq: q.after_seq,
+        limit: q.limit,
+        ..Default::default()
+    };
+    let entries = state
+        .audit
+        .query(&filter)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    json(entries)
 }

@@ -34,6 +34,43 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub metrics: Arc<Metrics>,
     pub store: Store,
+    pub audit: zhiyun_authz::AuditLog,
+    /// Launch records, written in batches in the background.
+    pub audit_sink: crate::audit_sink::AuditSink,
+    /// The background writer of `audit_sink`; `serve` awaits it after
+    /// shutdown so that no queued entry is lost.
+    pub audit_writer: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl AppState {
+    /// Records an action in the hash-chained audit log. The action has
+    /// already happened; a failure to record it is logged as an error (the
+    /// change-request engine, which audits inside its own transaction,
+    /// replaces this for policy changes).
+    pub async fn audit(
+        &self,
+        actor: &str,
+        org: &str,
+        action: &str,
+        target: &str,
+        outcome: zhiyun_authz::AuditOutcome,
+        detail: serde_json::Value,
+    ) {
+        let action = match zhiyun_authz::AuditAction::parse(action) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, action, "invalid audit action");
+                return;
+            }
+        };
+        let entry = zhiyun_authz::NewAuditEntry::new(actor, action, target)
+            .org(org)
+            .outcome(outcome)
+            .detail(detail);
+        if let Err(e) = self.audit.append(entry).await {
+            tracing::error!(error = %e, target, "could not write the audit log");
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -59,6 +96,7 @@ pub struct AppState {
         apps::history,
         apps::launch,
         apps::register_key,
+        apps::audit_log,
         ops::healthz,
         ops::readyz,
     ),
@@ -120,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{id}/rollback", post(apps::rollback))
         .route("/apps/{id}/history", get(apps::history))
         .route("/apps/{id}/launch", post(apps::launch))
+        .route("/audit", get(apps::audit_log))
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
 
     let ids = Ids {
