@@ -5,7 +5,7 @@
 //! - `app …`: what department developers use to write, test, package,
 //!   sign and submit micro-apps;
 //! - `admin …`: review and lifecycle commands against a running server;
-//! - `bench`: the sandbox benchmark.
+//! - `bench`: the sandbox benchmark (`bench --authz`: the permission check).
 
 mod admin;
 mod audit_cmd;
@@ -54,7 +54,8 @@ enum Command {
     /// Verify the hash chain of the audit log (审计日志) in the store.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
-    /// Measure the sandbox: launch latency, throughput, host calls, compute ratio, artifact cache.
+    /// Measure the sandbox: launch latency, throughput, host calls, compute ratio, artifact cache
+    /// (or, with --authz, the permission check).
     Bench(bench::BenchArgs),
 }
 
