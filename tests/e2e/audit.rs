@@ -36,16 +36,18 @@ async fn actions_are_audited_and_tampering_is_detected() {
         .post(
             "",
             "/api/v1/login",
-            json!({"username": "admin", "password": "guess"}),
+            json!({"username": "sysadmin", "password": "guess"}),
         )
         .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let admin = api.login("admin").await;
-    let user = api.login("user").await;
+    let auditor = api.login("auditadmin").await;
+    let sysadmin = api.login("sysadmin").await;
+    let secadmin = api.login("secadmin").await;
+    let user = api.login("user.3301").await;
     let (key, public) = department_key("caiwu-audit");
-    api.register_key(&admin, &key, public).await;
+    api.register_key(&secadmin, &key, public).await;
 
-    let log = api.get(&admin, "/api/v1/audit?limit=50").await;
+    let log = api.get(&auditor, "/api/v1/audit?limit=50").await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.body);
     let actions: Vec<&str> = log
         .body
@@ -60,25 +62,39 @@ async fn actions_are_audited_and_tampering_is_detected() {
             "key.register",
             "login.success",
             "login.success",
+            "login.success",
+            "login.success",
             "login.failure"
         ],
         "newest first"
     );
-    let failures = api.get(&admin, "/api/v1/audit?action=login.failure").await;
+    let failures = api
+        .get(&auditor, "/api/v1/audit?action=login.failure")
+        .await;
     assert_eq!(failures.body.as_array().unwrap().len(), 1);
     assert_eq!(failures.body[0]["outcome"], "denied");
-    let denied = api.get(&user, "/api/v1/audit").await;
-    assert_eq!(denied.status, StatusCode::FORBIDDEN);
-    let bad = api.get(&admin, "/api/v1/audit?limit=0").await;
+    // 三员分立: only the audit admin reads the log — not the system admin,
+    // not the security admin, not a business user.
+    for who in [&sysadmin, &secadmin, &user] {
+        let denied = api.get(who, "/api/v1/audit").await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.body);
+        let denied = api.get(who, "/api/v1/audit/verify").await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.body);
+    }
+    let bad = api.get(&auditor, "/api/v1/audit?limit=0").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    let bad = api.get(&admin, "/api/v1/audit?colour=red").await;
+    let bad = api.get(&auditor, "/api/v1/audit?colour=red").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
     let (ok, text) = zhiyun_audit(&["verify"], server.data_dir());
     assert!(ok, "{text}");
-    assert!(text.contains("intact: 4 entries"), "{text}");
+    assert!(text.contains("intact: 6 entries"), "{text}");
     let (ok, head) = zhiyun_audit(&["head"], server.data_dir());
-    assert!(ok && head.starts_with("4:"), "{head}");
+    assert!(ok && head.starts_with("6:"), "{head}");
+    // The API's verification agrees (and is itself audited).
+    let verified = api.get(&auditor, "/api/v1/audit/verify").await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    assert_eq!(verified.body["ok"], true, "{}", verified.body);
 
     // An attacker with write access to the database file: drop the
     // append-only trigger, rewrite who logged in.

@@ -59,10 +59,13 @@ fn tamper_component(package: &[u8]) -> Vec<u8> {
 async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     let server = Server::start(None);
     let api = Api::new(&server.base);
-    let admin = api.login("admin").await;
-    let developer = api.login("developer").await;
+    let secadmin = api.login("secadmin").await;
+    let reviewer = api.login("reviewer").await;
+    let sysadmin = api.login("sysadmin").await;
+    let developer = api.login("dev.cw").await;
+    let user = api.login("user.3301").await;
     let (key, public) = department_key("caiwu-bad");
-    api.register_key(&admin, &key, public).await;
+    api.register_key(&secadmin, &key, public).await;
     let octet = "application/octet-stream";
 
     // Authentication.
@@ -70,7 +73,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
         .post(
             "",
             "/api/v1/login",
-            json!({"username": "admin", "password": "nope"}),
+            json!({"username": "sysadmin", "password": "nope"}),
         )
         .await;
     is_client_error(&a, StatusCode::UNAUTHORIZED, "wrong password");
@@ -104,7 +107,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::UNSUPPORTED_MEDIA_TYPE, "not JSON");
     let a = api
         .post(
-            &admin,
+            &secadmin,
             "/api/v1/keys",
             json!({"key_id": "k", "department": "财务部", "public_key": "!!"}),
         )
@@ -112,7 +115,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::BAD_REQUEST, "public key not base64");
     let a = api
         .post(
-            &admin,
+            &secadmin,
             "/api/v1/keys",
             json!({"key_id": "k", "department": "财务部", "public_key": "AAAA"}),
         )
@@ -193,7 +196,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::PAYLOAD_TOO_LARGE, "oversized body");
 
     // Nothing of the above registered anything.
-    let apps = api.get(&admin, "/api/v1/apps").await;
+    let apps = api.get(&reviewer, "/api/v1/apps").await;
     assert_eq!(
         apps.body,
         json!([]),
@@ -225,30 +228,31 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
         "/api/v1/apps/no-such-app/history",
         "/api/v1/apps/fund-position/versions/9.9.9/review",
     ] {
-        let a = api.get(&admin, path).await;
+        let a = api.get(&reviewer, path).await;
         is_client_error(&a, StatusCode::NOT_FOUND, path);
     }
     let a = api
-        .get(&admin, "/api/v1/apps/fund-position/versions/one/review")
+        .get(&reviewer, "/api/v1/apps/fund-position/versions/one/review")
         .await;
     is_client_error(&a, StatusCode::BAD_REQUEST, "malformed version");
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/no-such-app/versions/1.0.0/approve",
             json!({}),
         )
         .await;
     is_client_error(&a, StatusCode::NOT_FOUND, "approve unknown");
+    // An app on no menu of the user's roles, existing or not: refused alike.
     let a = api
-        .post(&admin, "/api/v1/apps/no-such-app/launch", json!({}))
+        .post(&user, "/api/v1/apps/no-such-app/launch", json!({}))
         .await;
-    is_client_error(&a, StatusCode::NOT_FOUND, "launch unknown");
+    is_client_error(&a, StatusCode::FORBIDDEN, "launch unknown");
 
     // Reasons, states and parameters.
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/fund-position/versions/1.0.0/reject",
             json!({"reason": "  "}),
         )
@@ -256,7 +260,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::BAD_REQUEST, "reject without reason");
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/fund-position/versions/1.0.0/approve",
             json!({"reason": 5}),
         )
@@ -264,7 +268,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::BAD_REQUEST, "reason of the wrong type");
     let a = api
         .post(
-            &admin,
+            &sysadmin,
             "/api/v1/apps/fund-position/suspend",
             json!({"reason": "x"}),
         )
@@ -272,7 +276,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::CONFLICT, "suspend before approval");
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/fund-position/versions/1.0.0/approve",
             json!({}),
         )
@@ -280,7 +284,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/fund-position/versions/1.0.0/approve",
             json!({}),
         )
@@ -289,7 +293,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     assert_eq!(a.body["error"]["current_state"], "published");
     let a = api
         .post(
-            &admin,
+            &user,
             "/api/v1/apps/fund-position/launch",
             json!({"params": {"nope": "1"}}),
         )
@@ -297,7 +301,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::BAD_REQUEST, "unknown parameter");
     let a = api
         .post(
-            &admin,
+            &user,
             "/api/v1/apps/fund-position/launch",
             json!({"params": {"date": [1]}}),
         )
@@ -305,7 +309,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::BAD_REQUEST, "parameter of the wrong type");
     let a = api
         .post(
-            &admin,
+            &user,
             "/api/v1/apps/fund-position/launch",
             json!({"locale": "fr-FR"}),
         )
@@ -313,7 +317,7 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::BAD_REQUEST, "unknown locale");
     let a = api
         .post(
-            &admin,
+            &user,
             "/api/v1/apps/fund-position/launch",
             json!({"params": {}, "extra": 1}),
         )
@@ -321,13 +325,15 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
     is_client_error(&a, StatusCode::BAD_REQUEST, "unknown field");
 
     // Routing.
-    let a = api.get(&admin, "/api/v1/nowhere").await;
+    let a = api.get(&user, "/api/v1/nowhere").await;
     is_client_error(&a, StatusCode::NOT_FOUND, "unknown endpoint");
-    let a = api.get(&admin, "/api/v1/packages").await;
+    let a = api.get(&user, "/api/v1/packages").await;
     is_client_error(&a, StatusCode::METHOD_NOT_ALLOWED, "wrong method");
 
     // Exactly one app, one version: nothing half-registered along the way.
-    let versions = api.get(&admin, "/api/v1/apps/fund-position/versions").await;
+    let versions = api
+        .get(&reviewer, "/api/v1/apps/fund-position/versions")
+        .await;
     assert_eq!(
         versions.body.as_array().unwrap().len(),
         1,

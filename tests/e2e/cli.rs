@@ -20,7 +20,7 @@ impl Cli<'_> {
             .current_dir(workspace())
             .env("ZHIYUN_SERVER", self.server)
             .env("ZHIYUN_USER", user)
-            .env("ZHIYUN_PASSWORD", format!("{user}-zhiyun"))
+            .env("ZHIYUN_PASSWORD", demo_password(user))
             .env("ZHIYUN_LOG", "warn")
             .output()
             .unwrap();
@@ -48,7 +48,7 @@ fn an_operator_script_drives_the_whole_lifecycle() {
     };
     let dir = cli.dir.to_str().unwrap();
     cli.ok(
-        "developer",
+        "dev.cw",
         &[
             "app",
             "keygen",
@@ -61,10 +61,10 @@ fn an_operator_script_drives_the_whole_lifecycle() {
         ],
     );
     let public = format!("{dir}/caiwu-cli.pub");
-    cli.ok("admin", &["admin", "register-key", &public]);
+    cli.ok("secadmin", &["admin", "register-key", &public]);
     let key = format!("{dir}/caiwu-cli.key");
     let packed = cli.ok(
-        "developer",
+        "dev.cw",
         &[
             "app",
             "pack",
@@ -78,17 +78,17 @@ fn an_operator_script_drives_the_whole_lifecycle() {
     let package = packed.as_str().unwrap().trim().to_string();
     assert!(package.ends_with("trivial-0.1.0.zyapp"), "{package}");
 
-    let submitted = cli.ok("developer", &["app", "submit", &package]);
+    let submitted = cli.ok("dev.cw", &["app", "submit", &package]);
     assert_eq!(submitted["state"], "submitted");
     assert_eq!(submitted["trial"]["ok"], true);
 
-    let queue = cli.ok("admin", &["admin", "review"]);
+    let queue = cli.ok("reviewer", &["admin", "review"]);
     assert_eq!(queue.as_array().unwrap().len(), 1);
-    let review = cli.ok("admin", &["admin", "review", "trivial", "0.1.0"]);
+    let review = cli.ok("reviewer", &["admin", "review", "trivial", "0.1.0"]);
     assert_eq!(review["version"]["trial"]["ok"], true);
 
     // The developer may not approve; the CLI reports the API's error and fails.
-    let (ok, _, stderr) = cli.run("developer", &["admin", "approve", "trivial", "0.1.0"]);
+    let (ok, _, stderr) = cli.run("dev.cw", &["admin", "approve", "trivial", "0.1.0"]);
     assert!(!ok);
     assert!(
         stderr.contains("403") && stderr.contains("access-denied"),
@@ -96,26 +96,30 @@ fn an_operator_script_drives_the_whole_lifecycle() {
     );
 
     let approved = cli.ok(
-        "admin",
+        "reviewer",
         &["admin", "approve", "trivial", "0.1.0", "--reason", "ok"],
     );
     assert_eq!(approved["state"], "published");
-    let launched = cli.ok("user", &["admin", "launch", "trivial"]);
+    // A business user launches apps placed on their menus.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(Api::new(&server.base).place_on_menu("trivial"));
+    let launched = cli.ok("user.3301", &["admin", "launch", "trivial"]);
     assert_eq!(launched["output"]["kind"], "view");
 
     cli.ok(
-        "admin",
+        "sysadmin",
         &["admin", "suspend", "trivial", "--reason", "维护"],
     );
-    let (ok, _, stderr) = cli.run("user", &["admin", "launch", "trivial"]);
+    let (ok, _, stderr) = cli.run("user.3301", &["admin", "launch", "trivial"]);
     assert!(!ok);
     assert!(
         stderr.contains("409") && stderr.contains("suspended"),
         "{stderr}"
     );
-    cli.ok("admin", &["admin", "resume", "trivial"]);
-    cli.ok("user", &["admin", "launch", "trivial"]);
+    cli.ok("sysadmin", &["admin", "resume", "trivial"]);
+    cli.ok("user.3301", &["admin", "launch", "trivial"]);
 
-    let apps = cli.ok("admin", &["admin", "apps"]);
+    let apps = cli.ok("reviewer", &["admin", "apps"]);
     assert_eq!(apps[0]["app_id"], "trivial");
 }

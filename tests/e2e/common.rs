@@ -72,12 +72,19 @@ impl Server {
     /// Serves the data directory `data` (kept until the server is dropped).
     pub fn start_in(data: tempfile::TempDir, database_url: Option<&str>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhiyun"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .env_remove("DATABASE_URL")
-            .env("ZHIYUN_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "serve",
+            "--seed-demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .args(["--policy-sync-ms", "100"])
+        .env_remove("DATABASE_URL")
+        .env("ZHIYUN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         if let Some(url) = database_url {
             cmd.env("DATABASE_URL", url);
         }
@@ -134,6 +141,17 @@ pub struct Api {
 pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
+    /// The value of a `zhiyun_session` cookie the answer set.
+    pub set_cookie: Option<String>,
+}
+
+/// The demo password of a demo user (zhiyun_authz::identity::DEMO_USERS).
+pub fn demo_password(user: &str) -> &'static str {
+    zhiyun_authz::identity::DEMO_USERS
+        .iter()
+        .find(|u| u.username == user)
+        .unwrap_or_else(|| panic!("`{user}` is not a demo user"))
+        .password
 }
 
 impl Answer {
@@ -152,32 +170,64 @@ impl Api {
 
     async fn answer(response: reqwest::Response) -> Answer {
         let status = response.status();
+        let set_cookie = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("zhiyun_session="))
+            .map(|v| v.split(';').next().unwrap_or_default().to_string())
+            .filter(|v| !v.is_empty());
         let text = response.text().await.unwrap();
         let body = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
         };
-        Answer { status, body }
+        Answer {
+            status,
+            body,
+            set_cookie,
+        }
     }
 
+    /// Logs a demo user in; returns the credential the other helpers take
+    /// (`"<session id> <csrf token>"`: the cookie and the CSRF header).
     pub async fn login(&self, user: &str) -> String {
-        let a = self
-            .post(
-                "",
-                "/api/v1/login",
-                json!({"username": user, "password": format!("{user}-zhiyun")}),
-            )
-            .await;
+        let a = self.login_with(user, demo_password(user)).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        a.body["token"].as_str().unwrap().to_string()
+        let session = a.set_cookie.expect("the login sets the session cookie");
+        format!("{session} {}", a.body["csrf_token"].as_str().unwrap())
+    }
+
+    /// The raw login answer (for tests of failed logins).
+    pub async fn login_with(&self, user: &str, password: &str) -> Answer {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        Self::answer(r).await
+    }
+
+    /// Adds the credential: an API token (`zyt_…`) as a bearer token, a
+    /// session as the cookie plus the CSRF header; `""` sends none.
+    pub fn authed(&self, b: reqwest::RequestBuilder, credential: &str) -> reqwest::RequestBuilder {
+        if credential.starts_with("zyt_") {
+            b.bearer_auth(credential)
+        } else if let Some((session, csrf)) = credential.split_once(' ') {
+            b.header("cookie", format!("zhiyun_session={session}"))
+                .header("x-csrf-token", csrf)
+        } else {
+            b
+        }
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Answer {
         let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
+            .authed(self.http.get(format!("{}{path}", self.base)), token)
             .send()
             .await
             .unwrap();
@@ -186,9 +236,7 @@ impl Api {
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Answer {
         let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
+            .authed(self.http.post(format!("{}{path}", self.base)), token)
             .json(&body)
             .send()
             .await
@@ -204,15 +252,46 @@ impl Api {
         body: Vec<u8>,
     ) -> Answer {
         let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
+            .authed(self.http.post(format!("{}{path}", self.base)), token)
             .header("content-type", content_type)
             .body(body)
             .send()
             .await
             .unwrap();
         Self::answer(r).await
+    }
+
+    /// Places `app_id` on the 资金管理 menu (which business users, unit
+    /// leaders and reviewers see): a menu change filed by the system admin
+    /// and approved by the security admin.
+    pub async fn place_on_menu(&self, app_id: &str) {
+        let sysadmin = self.login("sysadmin").await;
+        let secadmin = self.login("secadmin").await;
+        self.change(
+            &sysadmin,
+            &secadmin,
+            json!({"kind": "menu-change", "payload": {
+                "op": "add", "menu_id": format!("finance.{app_id}"), "parent_id": "finance",
+                "title": app_id, "app_id": app_id,
+            }}),
+        )
+        .await;
+    }
+
+    /// Files a change request as `author` and approves it as `reviewer`.
+    pub async fn change(&self, author: &str, reviewer: &str, change: Value) -> Value {
+        let a = self.post(author, "/api/v1/changes", change).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        let id = a.body["id"].as_i64().unwrap();
+        let a = self
+            .post(
+                reviewer,
+                &format!("/api/v1/changes/{id}/approve"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body
     }
 
     pub async fn register_key(&self, admin: &str, key: &SecretKey, public: [u8; 32]) {
@@ -230,4 +309,38 @@ impl Api {
             .await;
         assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
     }
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("ZHIYUN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+/// A new, empty database on the test PostgreSQL, so the server migrates
+/// from scratch and parallel tests never share state.
+pub async fn fresh_postgres_database() -> (String, String) {
+    use sqlx::Connection;
+    let admin_url = pg_admin_url();
+    let name = format!("zhiyun_e2e_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (trust auth) for the e2e tests");
+    // The name is ours (hex), not input: safe to splice into DDL.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    (format!("{base}/{name}"), name)
 }

@@ -53,7 +53,7 @@ async fn the_demo_sets_up_once_and_runs_again() {
 
     let server = Server::start_in(data, None);
     let api = Api::new(&server.base);
-    let user = api.login("user").await;
+    let user = api.login("user.3301").await;
     let apps = api.get(&user, "/api/v1/apps").await;
     assert_eq!(apps.body.as_array().unwrap().len(), 3, "{}", apps.body);
     for (app, kind) in [

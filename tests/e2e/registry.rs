@@ -11,11 +11,14 @@ use serde_json::json;
 
 async fn lifecycle(server: &Server) {
     let api = Api::new(&server.base);
-    let admin = api.login("admin").await;
-    let developer = api.login("developer").await;
-    let user = api.login("user").await;
+    let secadmin = api.login("secadmin").await;
+    let reviewer = api.login("reviewer").await;
+    let sysadmin = api.login("sysadmin").await;
+    let auditor = api.login("auditadmin").await;
+    let developer = api.login("dev.cw").await;
+    let user = api.login("user.3301").await;
     let (key, public) = department_key("caiwu-e2e");
-    api.register_key(&admin, &key, public).await;
+    api.register_key(&secadmin, &key, public).await;
 
     // Submit: the host verifies, inspects and trial-runs the package.
     let v1 = fund_position_package("0.1.0", &key);
@@ -38,7 +41,10 @@ async fn lifecycle(server: &Server) {
 
     // The review shows the trial run, the real imports and the manifest.
     let review = api
-        .get(&admin, "/api/v1/apps/fund-position/versions/0.1.0/review")
+        .get(
+            &reviewer,
+            "/api/v1/apps/fund-position/versions/0.1.0/review",
+        )
         .await;
     assert_eq!(review.status, StatusCode::OK, "{}", review.body);
     let trial = &review.body["version"]["trial"];
@@ -48,10 +54,10 @@ async fn lifecycle(server: &Server) {
     let imports = review.body["version"]["component_info"]["imports"].to_string();
     assert!(imports.contains("zhiyun:app/data@0.1.0"), "{imports}");
     assert_eq!(review.body["version"]["manifest"]["id"], "fund-position");
-    let queue = api.get(&admin, "/api/v1/reviews").await;
+    let queue = api.get(&reviewer, "/api/v1/reviews").await;
     assert_eq!(queue.body.as_array().unwrap().len(), 1);
 
-    // The developer cannot approve; the admin can.
+    // The developer cannot approve; the reviewer can.
     let a = api
         .post(
             &developer,
@@ -62,7 +68,7 @@ async fn lifecycle(server: &Server) {
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/fund-position/versions/0.1.0/approve",
             json!({"reason": "ok"}),
         )
@@ -101,7 +107,10 @@ async fn lifecycle(server: &Server) {
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     let review = api
-        .get(&admin, "/api/v1/apps/fund-position/versions/0.2.0/review")
+        .get(
+            &reviewer,
+            "/api/v1/apps/fund-position/versions/0.2.0/review",
+        )
         .await;
     let diff = review.body["diff"].to_string();
     assert!(
@@ -110,7 +119,7 @@ async fn lifecycle(server: &Server) {
     );
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/fund-position/versions/0.2.0/approve",
             json!({}),
         )
@@ -124,7 +133,7 @@ async fn lifecycle(server: &Server) {
     // Kill switch: the next launch is refused with the current state.
     let a = api
         .post(
-            &admin,
+            &sysadmin,
             "/api/v1/apps/fund-position/suspend",
             json!({"reason": "数据口径待确认"}),
         )
@@ -138,7 +147,7 @@ async fn lifecycle(server: &Server) {
     // An illegal transition answers 409 with the current state.
     let a = api
         .post(
-            &admin,
+            &sysadmin,
             "/api/v1/apps/fund-position/suspend",
             json!({"reason": "again"}),
         )
@@ -149,7 +158,7 @@ async fn lifecycle(server: &Server) {
     // Rollback republishes 0.1.0.
     let a = api
         .post(
-            &admin,
+            &sysadmin,
             "/api/v1/apps/fund-position/rollback",
             json!({"version": "0.1.0", "reason": "回退"}),
         )
@@ -166,7 +175,7 @@ async fn lifecycle(server: &Server) {
     let mut launches = serde_json::Value::Null;
     for _ in 0..50 {
         launches = api
-            .get(&admin, "/api/v1/audit?action=app.launch")
+            .get(&auditor, "/api/v1/audit?action=app.launch")
             .await
             .body;
         if launches.as_array().is_some_and(|a| a.len() >= 5) {
@@ -185,10 +194,12 @@ async fn lifecycle(server: &Server) {
         ["ok", "denied", "ok", "ok", "denied"],
         "newest first: {launches}"
     );
-    assert_eq!(launches[0]["actor"], "user");
+    assert_eq!(launches[0]["actor"], "user.3301");
     assert_eq!(launches[0]["detail"]["version"], "0.1.0");
 
-    let history = api.get(&admin, "/api/v1/apps/fund-position/history").await;
+    let history = api
+        .get(&sysadmin, "/api/v1/apps/fund-position/history")
+        .await;
     assert!(
         history.body.as_array().unwrap().len() >= 6,
         "{}",
@@ -230,11 +241,13 @@ async fn lifecycle_on_sqlite() {
 async fn graceful_shutdown_finishes_in_flight_launches() {
     let server = Server::start(None);
     let api = Api::new(&server.base);
-    let admin = api.login("admin").await;
-    let developer = api.login("developer").await;
-    let user = api.login("user").await;
+    let secadmin = api.login("secadmin").await;
+    let reviewer = api.login("reviewer").await;
+    let developer = api.login("dev.cw").await;
+    let user = api.login("user.3301").await;
     let (key, public) = department_key("caiwu-shutdown");
-    api.register_key(&admin, &key, public).await;
+    api.register_key(&secadmin, &key, public).await;
+    api.place_on_menu("hostile").await;
     let pkg = package("tests/apps/hostile", "hostile", None, &key);
     let a = api
         .post_raw(
@@ -247,7 +260,7 @@ async fn graceful_shutdown_finishes_in_flight_launches() {
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     let a = api
         .post(
-            &admin,
+            &reviewer,
             "/api/v1/apps/hostile/versions/0.1.0/approve",
             json!({}),
         )
@@ -296,38 +309,4 @@ async fn lifecycle_on_postgres() {
     lifecycle(&server).await;
     assert!(server.terminate().success(), "graceful shutdown exits 0");
     drop_database(&name).await;
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("ZHIYUN_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-}
-
-/// A new, empty database on the test PostgreSQL, so the server migrates
-/// from scratch and parallel tests never share state.
-async fn fresh_postgres_database() -> (String, String) {
-    use sqlx::Connection;
-    let admin_url = pg_admin_url();
-    let name = format!("zhiyun_e2e_{}", hex::encode(rand::random::<[u8; 6]>()));
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (trust auth) for the e2e tests");
-    // The name is ours (hex), not input: safe to splice into DDL.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin_url.rsplit_once('/').unwrap().0;
-    (format!("{base}/{name}"), name)
 }

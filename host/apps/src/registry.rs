@@ -406,6 +406,32 @@ impl Registry {
         component_info: serde_json::Value,
         trial: serde_json::Value,
     ) -> Result<VersionRecord> {
+        let mut tx = self.store.begin_write().await?;
+        let record = self
+            .submit_in(
+                &mut tx,
+                package_bytes,
+                package,
+                submitter,
+                component_info,
+                trial,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// [`Registry::submit`] inside the caller's write transaction (so the
+    /// server files the version's change request in the same commit).
+    pub async fn submit_in(
+        &self,
+        tx: &mut AnyConnection,
+        package_bytes: &[u8],
+        package: &Package,
+        submitter: &str,
+        component_info: serde_json::Value,
+        trial: serde_json::Value,
+    ) -> Result<VersionRecord> {
         require_actor(submitter)?;
         let manifest = package.manifest();
         let id = manifest.id.as_str();
@@ -413,10 +439,8 @@ impl Registry {
         let manifest_json = serde_json::to_string(manifest)
             .map_err(|e| RegistryError::Invalid(format!("the manifest does not serialise: {e}")))?;
         let now = now_micros();
-
-        let mut tx = self.store.begin_write().await?;
         let key_id = package.signature().map(|(k, _)| k.to_string());
-        verify_signature_in(&mut tx, package).await?;
+        verify_signature_in(tx, package).await?;
         sqlx::query(
             "INSERT INTO apps (app_id, kind, created_at, updated_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (app_id) DO NOTHING",
@@ -426,8 +450,8 @@ impl Registry {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        lock_app(&mut tx, id).await?;
-        check_new_version_in(&mut tx, manifest).await?;
+        lock_app(tx, id).await?;
+        check_new_version_in(tx, manifest).await?;
         let inserted = sqlx::query(
             "INSERT INTO app_versions (app_id, version, v_major, v_minor, v_patch, v_pre, kind, state, \
              component_sha256, manifest_text, manifest_json, package, size, signer_key_id, submitted_by, \
@@ -467,7 +491,7 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         insert_event(
-            &mut tx,
+            tx,
             id,
             version,
             None,
@@ -477,9 +501,7 @@ impl Registry {
             now,
         )
         .await?;
-        let record = fetch_version(&mut tx, id, version).await?;
-        tx.commit().await?;
-        Ok(record)
+        fetch_version(tx, id, version).await
     }
 
     // ---- review ----------------------------------------------------------
@@ -495,15 +517,33 @@ impl Registry {
         reviewer: &str,
         reason: Option<&str>,
     ) -> Result<VersionRecord> {
+        let mut tx = self.store.begin_write().await?;
+        let record = self
+            .approve_in(&mut tx, app_id, version, reviewer, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// [`Registry::approve`] inside the caller's write transaction (the
+    /// change-request engine's, so that the approval of the request and the
+    /// publication are one commit).
+    pub async fn approve_in(
+        &self,
+        tx: &mut AnyConnection,
+        app_id: &str,
+        version: &semver::Version,
+        reviewer: &str,
+        reason: Option<&str>,
+    ) -> Result<VersionRecord> {
         require_actor(reviewer)?;
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-        let mut tx = self.store.begin_write().await?;
-        lock_existing_app(&mut tx, app_id).await?;
-        let record = fetch_version(&mut tx, app_id, version).await?;
+        lock_existing_app(tx, app_id).await?;
+        let record = fetch_version(tx, app_id, version).await?;
         expect_state(&record, &[VersionState::Submitted], "approve")?;
         refuse_self_review(&record, reviewer, "approve")?;
         let now = now_micros();
-        if let Some(live) = live_version(&mut tx, app_id).await? {
+        if let Some(live) = live_version(tx, app_id).await? {
             if live.version > *version {
                 return Err(RegistryError::Conflict {
                     message: format!(
@@ -516,7 +556,7 @@ impl Registry {
             }
             let why = format!("superseded by {version}");
             transition(
-                &mut tx,
+                tx,
                 &live,
                 VersionState::Superseded,
                 reviewer,
@@ -527,7 +567,7 @@ impl Registry {
             .await?;
         }
         transition(
-            &mut tx,
+            tx,
             &record,
             VersionState::Published,
             reviewer,
@@ -536,9 +576,7 @@ impl Registry {
             true,
         )
         .await?;
-        let record = fetch_version(&mut tx, app_id, version).await?;
-        tx.commit().await?;
-        Ok(record)
+        fetch_version(tx, app_id, version).await
     }
 
     /// Rejects a submitted version, with a reason. The reviewer must not be
@@ -550,15 +588,31 @@ impl Registry {
         reviewer: &str,
         reason: &str,
     ) -> Result<VersionRecord> {
+        let mut tx = self.store.begin_write().await?;
+        let record = self
+            .reject_in(&mut tx, app_id, version, reviewer, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// [`Registry::reject`] inside the caller's write transaction.
+    pub async fn reject_in(
+        &self,
+        tx: &mut AnyConnection,
+        app_id: &str,
+        version: &semver::Version,
+        reviewer: &str,
+        reason: &str,
+    ) -> Result<VersionRecord> {
         require_actor(reviewer)?;
         let reason = require_reason(reason, "a rejection")?;
-        let mut tx = self.store.begin_write().await?;
-        lock_existing_app(&mut tx, app_id).await?;
-        let record = fetch_version(&mut tx, app_id, version).await?;
+        lock_existing_app(tx, app_id).await?;
+        let record = fetch_version(tx, app_id, version).await?;
         expect_state(&record, &[VersionState::Submitted], "reject")?;
         refuse_self_review(&record, reviewer, "reject")?;
         transition(
-            &mut tx,
+            tx,
             &record,
             VersionState::Rejected,
             reviewer,
@@ -567,9 +621,7 @@ impl Registry {
             true,
         )
         .await?;
-        let record = fetch_version(&mut tx, app_id, version).await?;
-        tx.commit().await?;
-        Ok(record)
+        fetch_version(tx, app_id, version).await
     }
 
     // ---- operations on the live version -----------------------------------

@@ -143,6 +143,14 @@ impl EffectiveAccess {
     }
 
     /// The rows the app may read (never `Nothing`: that is [`Denied`]).
+    /// The dataset's org column, if it has one (what the row filter tests).
+    pub fn org_column(&self) -> Option<&str> {
+        self.org_column.as_deref()
+    }
+    /// The dataset's owner column, if it has one (仅本人 scopes test it).
+    pub fn owner_column(&self) -> Option<&str> {
+        self.owner_column.as_deref()
+    }
     pub fn row_filter(&self) -> &RowFilter {
         &self.rows
     }

@@ -41,7 +41,7 @@
 //!   audited with outcome `denied` after the refusal.
 
 use crate::audit::{AuditAction, AuditError, AuditLog, NewEntry, Outcome};
-use crate::scope::DataScope;
+use crate::scope::{DataScope, Sensitivity};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -136,7 +136,9 @@ pub enum MenuOp {
 }
 
 /// Add, adjust or remove the menu entry `menu_id`. For `add`, `title` is
-/// required; for `update`, absent fields stay as they are.
+/// required; for `update`, absent fields stay as they are (an entry cannot
+/// be moved back to the top level by an update); `remove` takes an entry
+/// without children.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MenuChange {
@@ -146,11 +148,19 @@ pub struct MenuChange {
     pub parent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The English title, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_en: Option<String>,
     /// The app the entry opens, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_order: Option<i64>,
+    /// The roles that see the entry and its subtree (and may use the apps
+    /// placed there). `add`: none unless given; `update`: replaced when
+    /// given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 /// Give `username` the post (`role_id` in `org_id`), optionally with its
@@ -212,6 +222,15 @@ pub struct DatasetAccess {
     /// µs since the epoch; `None`: until revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// The highest column level the grant reads unmasked; `None`: 内部
+    /// (internal). For a user or a role the reader's own role level still
+    /// applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sensitivity: Option<Sensitivity>,
+    /// Only the rows of these orgs' subtrees; `None`: every org the
+    /// reader's scope reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orgs: Option<Vec<String>>,
 }
 
 impl ChangeKind {
@@ -292,6 +311,39 @@ impl ChangeKind {
                         "adding a menu entry needs a title".into(),
                     ));
                 }
+                if let Some(parent) = &p.parent_id {
+                    need(parent, "parent_id")?;
+                    if *parent == p.menu_id {
+                        return Err(ChangeError::Invalid(
+                            "a menu entry cannot be its own parent".into(),
+                        ));
+                    }
+                }
+                if let Some(app) = &p.app_id {
+                    need(app, "app_id")?;
+                }
+                for role in p.roles.iter().flatten() {
+                    need(role, "a role id of the menu entry")?;
+                }
+                let changes = p.parent_id.is_some()
+                    || p.title.is_some()
+                    || p.title_en.is_some()
+                    || p.app_id.is_some()
+                    || p.sort_order.is_some()
+                    || p.roles.is_some();
+                match p.op {
+                    MenuOp::Update if !changes => {
+                        return Err(ChangeError::Invalid(
+                            "a menu update must change at least one field".into(),
+                        ));
+                    }
+                    MenuOp::Remove if changes => {
+                        return Err(ChangeError::Invalid(
+                            "removing a menu entry takes only its menu_id".into(),
+                        ));
+                    }
+                    _ => {}
+                }
             }
             ChangeKind::RoleGrant(p) => {
                 need(&p.username, "username")?;
@@ -334,6 +386,16 @@ impl ChangeKind {
                     need(c, "a column name")?;
                 }
                 need(&p.purpose, "purpose (why the data is needed)")?;
+                if let Some(orgs) = &p.orgs {
+                    if orgs.is_empty() {
+                        return Err(ChangeError::Invalid(
+                            "orgs, when given, must name at least one org".into(),
+                        ));
+                    }
+                    for org in orgs {
+                        need(org, "an org id of the grant")?;
+                    }
+                }
                 if p.expires_at.is_some_and(|t| t <= now_micros()) {
                     return Err(ChangeError::Invalid("expires_at is in the past".into()));
                 }
@@ -518,6 +580,18 @@ pub trait ChangeApplier: Send + Sync {
         tx: &'a mut AnyConnection,
         request: &'a ChangeRequest,
     ) -> BoxFuture<'a, Result<(), ChangeError>>;
+
+    /// Called by [`ChangeRequests::reject`] inside the rejection's
+    /// transaction, the request already marked rejected: for a kind whose
+    /// subject has a state of its own (an app version is `rejected` in the
+    /// registry too). Most kinds change nothing.
+    fn rejected<'a>(
+        &'a self,
+        _tx: &'a mut AnyConnection,
+        _request: &'a ChangeRequest,
+    ) -> BoxFuture<'a, Result<(), ChangeError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// One applier per kind; a kind without one cannot be approved
@@ -559,6 +633,17 @@ impl ChangeApplier for ApplierSet {
             None => Box::pin(async move { Err(ChangeError::NoApplier(kind)) }),
         }
     }
+
+    fn rejected<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        request: &'a ChangeRequest,
+    ) -> BoxFuture<'a, Result<(), ChangeError>> {
+        match self.by_kind.get(&request.change.name()) {
+            Some(applier) => applier.rejected(tx, request),
+            None => Box::pin(async { Ok(()) }),
+        }
+    }
 }
 
 // ---- the engine --------------------------------------------------------------
@@ -593,10 +678,23 @@ impl ChangeRequests {
 
     /// Files a change request (state `pending`).
     pub async fn create(&self, author: &str, change: ChangeKind) -> Result<ChangeRequest> {
+        let mut tx = self.store.begin_write().await?;
+        let request = self.create_in(&mut tx, author, change).await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// [`ChangeRequests::create`] inside the caller's write transaction (the
+    /// registry files a version and its listing request in one commit).
+    pub async fn create_in(
+        &self,
+        tx: &mut AnyConnection,
+        author: &str,
+        change: ChangeKind,
+    ) -> Result<ChangeRequest> {
         require_actor(author)?;
         change.validate()?;
         let now = now_micros();
-        let mut tx = self.store.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO change_requests (kind, payload, state, author, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -608,15 +706,11 @@ impl ChangeRequests {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        insert_event(&mut tx, id, None, ChangeState::Pending, author, None, now).await?;
-        let request = fetch(&mut tx, id).await?;
+        insert_event(tx, id, None, ChangeState::Pending, author, None, now).await?;
+        let request = fetch(tx, id).await?;
         self.audit
-            .append_in(
-                &mut tx,
-                audit_entry(&request, AuditAction::ChangeCreate, author),
-            )
+            .append_in(tx, audit_entry(&request, AuditAction::ChangeCreate, author))
             .await?;
-        tx.commit().await?;
         Ok(request)
     }
 
@@ -800,6 +894,9 @@ impl ChangeRequests {
         )
         .await?;
         let request = fetch(&mut tx, id).await?;
+        if to == ChangeState::Rejected {
+            self.applier.rejected(&mut tx, &request).await?;
+        }
         self.audit
             .append_in(&mut tx, audit_entry(&request, action, actor))
             .await?;

@@ -23,14 +23,15 @@
 
 use crate::access::{PostGrant, UserCtx};
 use crate::org::{self, OrgError};
+use crate::policy;
 use crate::scope::{DataScope, Sensitivity};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use std::fmt;
 use std::sync::OnceLock;
 use zhiyun_store::{Store, StoreError};
@@ -553,16 +554,21 @@ impl Identity {
         Ok(())
     }
 
+    /// Enables or disables an account. A disabled user holds no role in
+    /// the policy, so this bumps the policy version.
     pub async fn set_status(&self, username: &str, status: UserStatus, now: i64) -> Result<()> {
+        let mut tx = self.store.begin_write().await?;
+        policy::bump_version(&mut tx).await?;
         let done = sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE username = $1")
             .bind(username)
             .bind(status.as_str())
             .bind(now)
-            .execute(self.store.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(IdentityError::NotFound(format!("user `{username}`")));
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -654,6 +660,9 @@ impl Identity {
         if def.name.trim().is_empty() {
             return Err(IdentityError::Invalid("the role name is empty".into()));
         }
+        let mut tx = self.store.begin_write().await?;
+        // A redefined role's scope and level change what its holders read.
+        policy::bump_version(&mut tx).await?;
         sqlx::query(
             "INSERT INTO roles (role_id, name, builtin, data_scope, max_sensitivity, created_at) \
              VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (role_id) DO UPDATE SET name = $2, \
@@ -664,8 +673,9 @@ impl Identity {
         .bind(def.data_scope.to_json())
         .bind(def.max_sensitivity.as_str())
         .bind(now)
-        .execute(self.store.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -693,7 +703,7 @@ impl Identity {
 
     /// Grants `role` in `org_id` to a user (idempotent for the same post,
     /// which keeps its scope unless a new one is given). Refuses a second
-    /// role of the 三员分立 triad.
+    /// role of the 三员分立 triad. See [`grant_role_in`].
     pub async fn grant_role(
         &self,
         username: &str,
@@ -703,84 +713,22 @@ impl Identity {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        self.role(role).await?;
-        self.require_org(org_id).await?;
         let mut tx = self.store.begin_write().await?;
-        // Lock the user's row (PostgreSQL; SQLite's write lock is held).
-        let found: Option<String> = sqlx::query_scalar(match self.store.backend() {
-            zhiyun_store::Backend::Postgres => {
-                "SELECT username FROM users WHERE username = $1 FOR UPDATE"
-            }
-            zhiyun_store::Backend::Sqlite => "SELECT username FROM users WHERE username = $1",
-        })
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if found.is_none() {
-            return Err(IdentityError::NotFound(format!("user `{username}`")));
-        }
-        if role.is_admin_triad() {
-            let held: Vec<String> = sqlx::query_scalar(
-                "SELECT role_id FROM posts WHERE username = $1 AND role_id IN \
-                 ('system-admin', 'security-admin', 'audit-admin') AND NOT (role_id = $2 AND org_id = $3)",
-            )
-            .bind(username)
-            .bind(role.id())
-            .bind(org_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            if let Some(held) = held.first() {
-                let held = Role::from_id(held);
-                return Err(if &held == role {
-                    IdentityError::Invalid(format!(
-                        "user `{username}` already holds {role} in another org; an admin role is held once"
-                    ))
-                } else {
-                    IdentityError::ThreeRoleSeparation {
-                        username: username.into(),
-                        held,
-                        requested: role.clone(),
-                    }
-                });
-            }
-        }
-        let scope_json = data_scope.map(DataScope::to_json);
-        let done = sqlx::query(
-            "INSERT INTO posts (username, role_id, org_id, data_scope, granted_by, granted_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username, role_id, org_id) DO UPDATE \
-             SET data_scope = COALESCE($4, posts.data_scope)",
-        )
-        .bind(username)
-        .bind(role.id())
-        .bind(org_id)
-        .bind(scope_json)
-        .bind(actor)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        if let Err(e) = done {
-            let e = StoreError::Database(e);
-            if e.is_unique_violation() && role.is_admin_triad() {
-                return Err(IdentityError::Invalid(format!(
-                    "三员分立: user `{username}` was granted another admin role concurrently"
-                )));
-            }
-            return Err(e.into());
-        }
+        grant_role_in(&mut tx, username, role, org_id, data_scope, actor, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Removes a post; true if there was one.
     pub async fn revoke_role(&self, username: &str, role: &Role, org_id: &str) -> Result<bool> {
-        let done =
-            sqlx::query("DELETE FROM posts WHERE username = $1 AND role_id = $2 AND org_id = $3")
-                .bind(username)
-                .bind(role.id())
-                .bind(org_id)
-                .execute(self.store.pool())
-                .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.store.begin_write().await?;
+        let revoked = revoke_role_in(&mut tx, username, role, org_id).await?;
+        if revoked {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(revoked)
     }
 
     pub async fn posts(&self, username: &str) -> Result<Vec<Post>> {
@@ -1035,6 +983,122 @@ impl Identity {
         }
         Ok(())
     }
+}
+
+/// [`Identity::grant_role`] inside the caller's write transaction (the
+/// role-grant change applier's, or `grant_role`'s own): checks that the
+/// role, the org and the user exist (locking the user's row on
+/// PostgreSQL), refuses a second role of the 三员分立 triad, upserts the post
+/// and bumps the policy version. The partial unique index
+/// `posts_one_admin_role` is the second wall against two concurrent grants.
+pub async fn grant_role_in(
+    conn: &mut AnyConnection,
+    username: &str,
+    role: &Role,
+    org_id: &str,
+    data_scope: Option<&DataScope>,
+    actor: &str,
+    now: i64,
+) -> Result<()> {
+    let role_found: Option<String> =
+        sqlx::query_scalar("SELECT role_id FROM roles WHERE role_id = $1")
+            .bind(role.id())
+            .fetch_optional(&mut *conn)
+            .await?;
+    if role_found.is_none() {
+        return Err(IdentityError::NotFound(format!("role `{}`", role.id())));
+    }
+    let org_found: Option<String> = sqlx::query_scalar("SELECT org_id FROM orgs WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if org_found.is_none() {
+        return Err(OrgError::NotFound(org_id.into()).into());
+    }
+    // The policy lock first (see `policy::bump_version`), then the user's
+    // row (PostgreSQL; SQLite's write lock is held).
+    policy::bump_version(conn).await?;
+    let lock = if conn.backend_name() == "PostgreSQL" {
+        "SELECT username FROM users WHERE username = $1 FOR UPDATE"
+    } else {
+        "SELECT username FROM users WHERE username = $1"
+    };
+    let found: Option<String> = sqlx::query_scalar(lock)
+        .bind(username)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if found.is_none() {
+        return Err(IdentityError::NotFound(format!("user `{username}`")));
+    }
+    if role.is_admin_triad() {
+        let held: Vec<String> = sqlx::query_scalar(
+            "SELECT role_id FROM posts WHERE username = $1 AND role_id IN \
+             ('system-admin', 'security-admin', 'audit-admin') AND NOT (role_id = $2 AND org_id = $3)",
+        )
+        .bind(username)
+        .bind(role.id())
+        .bind(org_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        if let Some(held) = held.first() {
+            let held = Role::from_id(held);
+            return Err(if &held == role {
+                IdentityError::Invalid(format!(
+                    "user `{username}` already holds {role} in another org; an admin role is held once"
+                ))
+            } else {
+                IdentityError::ThreeRoleSeparation {
+                    username: username.into(),
+                    held,
+                    requested: role.clone(),
+                }
+            });
+        }
+    }
+    let scope_json = data_scope.map(DataScope::to_json);
+    let done = sqlx::query(
+        "INSERT INTO posts (username, role_id, org_id, data_scope, granted_by, granted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username, role_id, org_id) DO UPDATE \
+         SET data_scope = COALESCE($4, posts.data_scope)",
+    )
+    .bind(username)
+    .bind(role.id())
+    .bind(org_id)
+    .bind(scope_json)
+    .bind(actor)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = done {
+        let e = StoreError::Database(e);
+        if e.is_unique_violation() && role.is_admin_triad() {
+            return Err(IdentityError::Invalid(format!(
+                "三员分立: user `{username}` was granted another admin role concurrently"
+            )));
+        }
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Removes a post inside the caller's write transaction and bumps the
+/// policy version; true if there was one (roll back otherwise, to keep the
+/// version).
+pub async fn revoke_role_in(
+    conn: &mut AnyConnection,
+    username: &str,
+    role: &Role,
+    org_id: &str,
+) -> Result<bool> {
+    policy::bump_version(conn).await?;
+    let done =
+        sqlx::query("DELETE FROM posts WHERE username = $1 AND role_id = $2 AND org_id = $3")
+            .bind(username)
+            .bind(role.id())
+            .bind(org_id)
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 fn parse_scope(json: &str) -> Result<DataScope> {

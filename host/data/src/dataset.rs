@@ -479,6 +479,88 @@ pub(crate) fn kind_name(kind: ValueKind) -> &'static str {
     }
 }
 
+// ---- governed views ------------------------------------------------------------
+
+/// What one caller may see of a dataset: which rows, and which cells masked.
+///
+/// This crate does not decide access; the host builds a guard from
+/// `zhiyun_authz::EffectiveAccess` (the one permission function) and the
+/// provider answers the query over [`Dataset::view`], the dataset as the
+/// guard lets the caller see it — rows outside the scope are not there,
+/// masked cells hold their masked form — so no query shape (projection,
+/// filter, group-by, order) can reach what the guard withheld.
+pub trait ViewGuard: Send + Sync {
+    /// The column holding a row's org id, if the dataset has one.
+    fn org_column(&self) -> Option<&str>;
+    /// The column holding a row's owning user, if any.
+    fn owner_column(&self) -> Option<&str>;
+    /// Every row passes (no row filter to evaluate).
+    fn keeps_every_row(&self) -> bool;
+    fn keep_row(&self, org: Option<&str>, owner: Option<&str>) -> bool;
+    /// The column may be masked in some row (a cheap pre-check, so clear
+    /// columns are copied without a call per cell).
+    fn may_mask(&self, column: &str) -> bool;
+    /// The column's cell is masked in the row of `org` / `owner`.
+    fn masks_cell(&self, column: &str, org: Option<&str>, owner: Option<&str>) -> bool;
+    /// The masked form of a text cell of `column`.
+    fn mask_text(&self, column: &str, value: &str) -> String;
+}
+
+impl Dataset {
+    /// The dataset as `guard` lets a caller see it: only the rows it keeps;
+    /// masked text cells replaced by their masked form; masked cells of
+    /// other kinds (money, dates …) null, since a masked number has no
+    /// honest value of its kind. Definitions (columns, dimensions,
+    /// measures) are unchanged.
+    pub fn view(&self, guard: &dyn ViewGuard) -> Dataset {
+        let text_at = |row: &[Cell], col: Option<usize>| -> Option<Arc<str>> {
+            match col.map(|c| &row[c]) {
+                Some(Cell::Text(s)) => Some(s.clone()),
+                _ => None,
+            }
+        };
+        let org_col = guard.org_column().and_then(|c| self.column_index(c));
+        let owner_col = guard.owner_column().and_then(|c| self.column_index(c));
+        let masked: Vec<bool> = self
+            .columns
+            .iter()
+            .map(|c| guard.may_mask(&c.name))
+            .collect();
+        let mut out = Dataset {
+            name: self.name.clone(),
+            columns: self.columns.clone(),
+            dimensions: self.dimensions.clone(),
+            measures: self.measures.clone(),
+            cells: Vec::new(),
+        };
+        for i in 0..self.row_count() {
+            let row = self.row_cells(i);
+            let org = text_at(row, org_col);
+            let owner = text_at(row, owner_col);
+            let (org, owner) = (org.as_deref(), owner.as_deref());
+            if !guard.keeps_every_row() && !guard.keep_row(org, owner) {
+                continue;
+            }
+            for (c, cell) in row.iter().enumerate() {
+                if !masked[c] || cell.is_null() {
+                    out.cells.push(cell.clone());
+                    continue;
+                }
+                let name = &self.columns[c].name;
+                let shown = if !guard.masks_cell(name, org, owner) {
+                    cell.clone()
+                } else if let Cell::Text(s) = cell {
+                    Cell::Text(guard.mask_text(name, s).into())
+                } else {
+                    Cell::Null
+                };
+                out.cells.push(shown);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,11 +9,15 @@
 //! numbers; [`FUND_DAILY_RESERVE_DIPS`] lists the account-days an alert rule
 //! should find.
 //!
-//! What it is **not**: the production query engine. It enforces no access
-//! control (no row-level security, no column masking, no dataset grants —
-//! the `caller` is ignored), runs no SQL ([`DataProvider::sql`] answers
-//! `invalid-input`), and keeps everything in memory. The warehouse-backed
-//! engine replaces it behind the same trait.
+//! What it is **not**: the production query engine. It decides no access
+//! itself: as a [`DataProvider`] it ignores the `caller` (that is the
+//! trial-run and `zhiyun app test` path, over synthetic data only), and the
+//! host's governed path calls [`FixtureProvider::run_guarded`] with a
+//! [`ViewGuard`] built from `zhiyun_authz::access::effective_access`, so
+//! the query runs over the rows and masked cells that caller may see. It
+//! runs no SQL ([`DataProvider::sql`] answers `invalid-input`) and keeps
+//! everything in memory. The warehouse-backed engine replaces it behind the
+//! same trait.
 //!
 //! # Semantic query semantics
 //!
@@ -49,7 +53,7 @@ mod demo;
 mod json;
 mod query;
 
-pub use dataset::{Aggregation, Dataset, Measure};
+pub use dataset::{Aggregation, Dataset, Measure, ViewGuard};
 pub use demo::{
     BENCH_ACCT_CODES, DEMO_ORGS, DemoOrg, FUND_DAILY_FIRST_DAY, FUND_DAILY_LAST_DAY,
     FUND_DAILY_RESERVE_DIPS, ReserveDip, SplitMix64, bench_journal, fund_daily,
@@ -221,6 +225,22 @@ impl FixtureProvider {
             )));
         };
         query::execute(ds, query, cap.min(self.row_cap))
+    }
+
+    /// Runs a semantic query over the dataset as `guard` lets the caller
+    /// see it ([`Dataset::view`]): the governed path the host serves apps
+    /// through. Errors as [`FixtureProvider::run_capped`].
+    pub fn run_guarded(
+        &self,
+        query: &SemanticQuery,
+        cap: usize,
+        guard: &dyn ViewGuard,
+    ) -> Result<DataTable, AppError> {
+        match self.datasets.get(&query.dataset) {
+            Some(ds) => query::execute(&ds.view(guard), query, cap.min(self.row_cap)),
+            // The same not-found answer as the unguarded path.
+            None => self.run_capped(query, cap),
+        }
     }
 }
 

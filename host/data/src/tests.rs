@@ -797,3 +797,98 @@ fn json_dir_errors() {
     let e = FixtureProvider::from_json_dir(&dir.path().join("missing")).unwrap_err();
     assert!(matches!(e, FixtureError::Io { .. }), "{e}");
 }
+
+/// A guard for tests: keeps the rows of `orgs`, masks `acct_no` (text) and
+/// `safety_reserve` (money) in rows of `masked_in`.
+struct TestGuard {
+    orgs: Vec<&'static str>,
+    masked_in: Vec<&'static str>,
+}
+
+impl ViewGuard for TestGuard {
+    fn org_column(&self) -> Option<&str> {
+        Some("org_id")
+    }
+    fn owner_column(&self) -> Option<&str> {
+        None
+    }
+    fn keeps_every_row(&self) -> bool {
+        false
+    }
+    fn keep_row(&self, org: Option<&str>, _owner: Option<&str>) -> bool {
+        org.is_some_and(|o| self.orgs.contains(&o))
+    }
+    fn may_mask(&self, column: &str) -> bool {
+        column == "acct_no" || column == "safety_reserve"
+    }
+    fn masks_cell(&self, _column: &str, org: Option<&str>, _owner: Option<&str>) -> bool {
+        org.is_some_and(|o| self.masked_in.contains(&o))
+    }
+    fn mask_text(&self, _column: &str, value: &str) -> String {
+        format!("****{}", &value[value.len() - 4..])
+    }
+}
+
+#[test]
+fn a_guarded_query_sees_only_kept_rows_and_masked_cells_by_every_query_shape() {
+    let p = FixtureProvider::demo();
+    let guard = TestGuard {
+        orgs: vec!["3301", "330101", "330102"],
+        masked_in: vec!["330101"],
+    };
+    let all_rows = fund_rows().len();
+    // Projection: only the kept orgs; acct_no masked exactly in 330101's rows.
+    let rows = p
+        .run_guarded(
+            &q("fund_daily", &["org_id", "acct_no", "safety_reserve"], &[]),
+            100_000,
+            &guard,
+        )
+        .unwrap()
+        .rows;
+    assert!(!rows.is_empty() && rows.len() < all_rows);
+    for r in &rows {
+        let Value::Text(org) = &r[0] else { panic!() };
+        assert!(guard.orgs.contains(&org.as_str()), "{org}");
+        let Value::Text(acct) = &r[1] else { panic!() };
+        assert_eq!(acct.starts_with("****"), org == "330101", "{org} {acct}");
+        assert_eq!(matches!(r[2], Value::Null), org == "330101", "{r:?}");
+    }
+    // Aggregation and grouping run over the view: no group of another org,
+    // and the total equals the sum of the kept rows only.
+    let by_org = p
+        .run_guarded(&q("fund_daily", &["org_id"], &["closing"]), 100_000, &guard)
+        .unwrap();
+    let orgs: Vec<_> = by_org.rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(orgs, vec![text("3301"), text("330101"), text("330102")]);
+    let kept_total: i64 = fund_rows()
+        .iter()
+        .filter(|r| matches!(&r["org_id"], Value::Text(o) if guard.orgs.contains(&o.as_str())))
+        .map(|r| money(&r["closing"]))
+        .sum();
+    let total = p
+        .run_guarded(&q("fund_daily", &[], &["closing"]), 100_000, &guard)
+        .unwrap();
+    assert_eq!(money(&total.rows[0][0]), kept_total);
+    // A filter on another org's id finds nothing, rather than its rows.
+    let mut other = q("fund_daily", &["acct_no"], &[]);
+    other.filters = vec![filter("org_id", FilterOp::Eq, vec![text("3302")])];
+    assert!(
+        p.run_guarded(&other, 100_000, &guard)
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+    // Grouping by a masked column cannot recover the clear values.
+    let by_acct = p
+        .run_guarded(
+            &q("fund_daily", &["acct_no"], &["closing"]),
+            100_000,
+            &guard,
+        )
+        .unwrap();
+    for r in &by_acct.rows {
+        let Value::Text(a) = &r[0] else { panic!() };
+        assert!(a.starts_with("****") || !a.starts_with("***"));
+    }
+}

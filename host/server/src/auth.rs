@@ -1,27 +1,46 @@
-//! Interim authentication: three seeded users and bearer tokens.
+//! Who is calling: the server's side of authentication.
 //!
-//! This module is the only place the server learns who a caller is. The
-//! identity issue replaces it with the real thing (argon2id passwords,
-//! sessions, API tokens, casbin); handlers only see [`Caller`] and
-//! [`Role`], so they do not change when it does.
+//! Two ways in, both checked against the platform store (so every host
+//! sharing one PostgreSQL agrees):
+//!
+//! - **Browser sessions**: `POST /api/v1/login` checks the password
+//!   (argon2id, lockout — `zhiyun_authz::identity`) and sets the
+//!   `zhiyun_session` cookie (HttpOnly, SameSite=Strict, Path=/; Secure
+//!   when the server is configured behind TLS). The session has an idle and
+//!   an absolute timeout (`zhiyun_authz::session`). A write made with the
+//!   cookie must carry the session's CSRF token in `X-CSRF-Token` (the
+//!   login answer hands it to the page; a cross-site form cannot read it).
+//! - **Personal API tokens** (`Authorization: Bearer zyt_…`): for scripts
+//!   and the CLI; scoped, expiring, revocable. No CSRF (a browser never
+//!   sends them by itself).
+//!
+//! What the caller may then do is decided by `http::permissions` and the
+//! casbin policy, never here.
 
-use rand::Rng;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use crate::http::error::ApiError;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use zhiyun_authz::identity::{AuthError, Identity, TokenError};
+use zhiyun_authz::{Policy, SessionError, Sessions};
+use zhiyun_store::now_micros;
 
-/// What a caller may do. Ordered by nothing: each action names the roles it allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// Reviews and approves apps, suspends and rolls back, registers department keys.
-    Admin,
-    /// Submits app packages for their department.
-    Developer,
-    /// Launches live apps.
-    User,
+pub const SESSION_COOKIE: &str = "zhiyun_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session (cookie); writes need the CSRF token.
+    Session { csrf_token: String },
+    /// A personal API token with these scopes.
+    Token {
+        token_id: String,
+        scopes: Vec<String>,
+    },
+    /// The server acting for a user in-process (`zhiyun demo` set-up).
+    Internal,
 }
 
 /// The authenticated caller of a request.
@@ -29,151 +48,279 @@ pub enum Role {
 pub struct Caller {
     pub username: String,
     pub display_name: String,
-    pub role: Role,
     pub org_id: String,
     pub org_name: String,
+    /// The department a developer signs packages for: the name of the
+    /// user's org (e.g. 财务部).
     pub department: String,
+    /// The roles the user holds (in any org), e.g. `business-user`.
+    pub roles: Vec<String>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub credential: Credential,
 }
 
-struct Account {
-    password_sha256: [u8; 32],
-    caller: Caller,
+/// A user's profile as the server shows it, cached per policy version.
+#[derive(Debug, Clone)]
+struct Profile {
+    display_name: String,
+    org_id: String,
+    org_name: String,
+    roles: Vec<String>,
 }
 
-struct Session {
-    caller: Caller,
-    expires: Instant,
+/// The authentication services of the server. Cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    pub identity: Identity,
+    pub sessions: Sessions,
+    pub policy: Policy,
+    /// Mark the session cookie `Secure` (set when served over TLS).
+    pub cookie_secure: bool,
+    profiles: Arc<RwLock<ProfileCache>>,
 }
 
-/// How long a token lives.
-const TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Profiles by username, valid for one policy version.
+type ProfileCache = (i64, HashMap<String, Arc<Profile>>);
 
-pub struct Authenticator {
-    accounts: HashMap<String, Account>,
-    sessions: RwLock<HashMap<[u8; 32], Session>>,
-}
-
-/// A seeded demo account: username, password, display name, role, org, department.
-pub struct SeedUser<'a> {
-    pub username: &'a str,
-    pub password: &'a str,
-    pub display_name: &'a str,
-    pub role: Role,
-    pub org_id: &'a str,
-    pub org_name: &'a str,
-    pub department: &'a str,
-}
-
-/// The three demo users. Passwords are for the demo only.
-pub const DEMO_USERS: [SeedUser<'static>; 3] = [
-    SeedUser {
-        username: "admin",
-        password: "admin-zhiyun",
-        display_name: "系统管理员",
-        role: Role::Admin,
-        org_id: "3300",
-        org_name: "示范市供电公司",
-        department: "科技与数据部",
-    },
-    SeedUser {
-        username: "developer",
-        password: "developer-zhiyun",
-        display_name: "财务部开发者",
-        role: Role::Developer,
-        org_id: "3300",
-        org_name: "示范市供电公司",
-        department: "财务部",
-    },
-    SeedUser {
-        username: "user",
-        password: "user-zhiyun",
-        display_name: "城东县业务用户",
-        role: Role::User,
-        org_id: "3301",
-        org_name: "城东县供电公司",
-        department: "财务部",
-    },
+/// A token scope and what it lets a token do (see `http::permissions`).
+pub const TOKEN_SCOPES: &[(&str, &str)] = &[
+    ("read", "GET endpoints the user may read"),
+    ("launch", "launch and export apps the user may use"),
+    ("submit", "submit app packages"),
+    (
+        "admin",
+        "any other write the user may make (reviews, changes, keys …)",
+    ),
 ];
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+impl Auth {
+    pub fn new(
+        identity: Identity,
+        sessions: Sessions,
+        policy: Policy,
+        cookie_secure: bool,
+    ) -> Self {
+        Self {
+            identity,
+            sessions,
+            policy,
+            cookie_secure,
+            profiles: Arc::new(RwLock::new((0, HashMap::new()))),
+        }
+    }
+
+    /// The caller of a request: by bearer token if there is an
+    /// `Authorization` header, else by session cookie. For a cookie
+    /// session, a write (`method` not GET/HEAD) must carry the CSRF token.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        method: &Method,
+    ) -> Result<Caller, ApiError> {
+        let now = now_micros();
+        if let Some(value) = headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(|| {
+                    ApiError::unauthorized("the Authorization header must be `Bearer <API token>`")
+                })?;
+            let (user, info) = self
+                .identity
+                .authenticate_token(token, now)
+                .await
+                .map_err(token_error)?;
+            let credential = Credential::Token {
+                token_id: info.token_id,
+                scopes: info.scopes,
+            };
+            return self.caller(&user.username, credential).await;
+        }
+        let Some(id) = session_cookie(headers) else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "not-logged-in",
+                "log in first (POST /api/v1/login), or send an API token as Authorization: Bearer",
+            ));
+        };
+        let session = self
+            .sessions
+            .validate(&id, now)
+            .await
+            .map_err(session_error)?;
+        if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && !session.csrf_matches(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "this write needs the session's CSRF token in the X-CSRF-Token header (from the login answer)",
+            ));
+        }
+        self.caller(
+            &session.username,
+            Credential::Session {
+                csrf_token: session.csrf_token,
+            },
+        )
+        .await
+    }
+
+    /// The caller for `username` (profile cached until the policy changes).
+    pub async fn caller(&self, username: &str, credential: Credential) -> Result<Caller, ApiError> {
+        let version = self.policy.version();
+        let cached = {
+            let cache = self.profiles.read().unwrap_or_else(|p| p.into_inner());
+            (cache.0 == version)
+                .then(|| cache.1.get(username).cloned())
+                .flatten()
+        };
+        let profile = match cached {
+            Some(p) => p,
+            None => {
+                let user = self.identity.user(username).await.map_err(|e| {
+                    ApiError::internal(format!("reading the account of `{username}`: {e}"))
+                })?;
+                let org_name = self
+                    .policy
+                    .org_tree()
+                    .get(&user.org_id)
+                    .map(|o| o.name().to_string())
+                    .unwrap_or_else(|| user.org_id.clone());
+                let profile = Arc::new(Profile {
+                    display_name: user.display_name,
+                    org_id: user.org_id,
+                    org_name,
+                    roles: self.policy.roles_of(username),
+                });
+                let mut cache = self.profiles.write().unwrap_or_else(|p| p.into_inner());
+                if cache.0 != version {
+                    *cache = (version, HashMap::new());
+                }
+                cache.1.insert(username.to_string(), profile.clone());
+                profile
+            }
+        };
+        Ok(Caller {
+            username: username.to_string(),
+            display_name: profile.display_name.clone(),
+            org_id: profile.org_id.clone(),
+            org_name: profile.org_name.clone(),
+            department: profile.org_name.clone(),
+            roles: profile.roles.clone(),
+            credential,
+        })
+    }
+
+    /// The `Set-Cookie` value of a new session.
+    pub fn session_cookie(&self, id: &str) -> String {
+        let max_age = self.sessions.config().absolute_timeout_micros / 1_000_000;
+        format!(
+            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+            if self.cookie_secure { "; Secure" } else { "" }
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clear_cookie(&self) -> String {
+        format!(
+            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            if self.cookie_secure { "; Secure" } else { "" }
+        )
+    }
 }
 
-impl Authenticator {
-    pub fn with_users(users: &[SeedUser<'_>]) -> Self {
-        let accounts = users
-            .iter()
-            .map(|u| {
-                (
-                    u.username.to_string(),
-                    Account {
-                        password_sha256: sha256(u.password.as_bytes()),
-                        caller: Caller {
-                            username: u.username.into(),
-                            display_name: u.display_name.into(),
-                            role: u.role,
-                            org_id: u.org_id.into(),
-                            org_name: u.org_name.into(),
-                            department: u.department.into(),
-                        },
-                    },
-                )
-            })
-            .collect();
-        Self {
-            accounts,
-            sessions: RwLock::new(HashMap::new()),
+/// The session id of the `zhiyun_session` cookie, if sent.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub fn login_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::WrongCredentials => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "wrong-credentials", "wrong username or password")
         }
+        AuthError::Locked { until } => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "locked",
+            format!(
+                "the account is locked after repeated failed logins until {} (UTC); try again later or ask the system admin",
+                format_time(until)
+            ),
+        )
+        .with_detail(serde_json::json!({ "locked_until": until })),
+        AuthError::Disabled => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "disabled",
+            "the account is disabled; ask the system admin",
+        ),
+        AuthError::Store(e) => ApiError::internal(format!("checking the password: {e}")),
     }
+}
 
-    /// Checks a password and issues a token. `None` for a wrong username or
-    /// password (the caller cannot tell which).
-    pub fn login(&self, username: &str, password: &str) -> Option<(String, Caller)> {
-        let account = self.accounts.get(username)?;
-        let given = sha256(password.as_bytes());
-        // Constant-time enough for a fixed-length digest comparison.
-        if given
-            .iter()
-            .zip(account.password_sha256.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            != 0
-        {
-            return None;
+fn token_error(e: TokenError) -> ApiError {
+    let code = match &e {
+        TokenError::Invalid => "invalid-token",
+        TokenError::Expired { .. } => "token-expired",
+        TokenError::Revoked { .. } => "token-revoked",
+        TokenError::Disabled => "disabled",
+        TokenError::Refused(_) => "invalid-token",
+        TokenError::Store(_) => return ApiError::internal(format!("checking the token: {e}")),
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
+}
+
+fn session_error(e: SessionError) -> ApiError {
+    let (code, message) = match &e {
+        SessionError::Unknown => ("not-logged-in", "the session is unknown: log in again"),
+        SessionError::IdleExpired => (
+            "session-idle",
+            "the session ended after a period of inactivity: log in again",
+        ),
+        SessionError::Expired => (
+            "session-expired",
+            "the session reached its maximum lifetime: log in again",
+        ),
+        SessionError::Revoked => ("session-revoked", "the session was ended: log in again"),
+        SessionError::UserInactive(_) => {
+            ("disabled", "the account is disabled; ask the system admin")
         }
-        let token: [u8; 32] = rand::rng().random();
-        let token = hex::encode(token);
-        let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        sessions.retain(|_, s| s.expires > now);
-        sessions.insert(
-            sha256(token.as_bytes()),
-            Session {
-                caller: account.caller.clone(),
-                expires: now + TOKEN_TTL,
-            },
-        );
-        Some((token, account.caller.clone()))
-    }
+        _ => return ApiError::internal(format!("checking the session: {e}")),
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
 
-    /// The caller a bearer token belongs to, if it is valid and unexpired.
-    pub fn authenticate(&self, token: &str) -> Option<Caller> {
-        let sessions = self.sessions.read().unwrap_or_else(|p| p.into_inner());
-        let session = sessions.get(&sha256(token.as_bytes()))?;
-        (session.expires > Instant::now()).then(|| session.caller.clone())
-    }
-
-    /// The seeded account of a user, without logging in (for the demo
-    /// set-up, which acts as the developer and the admin in-process).
-    pub fn caller(&self, username: &str) -> Option<Caller> {
-        self.accounts.get(username).map(|a| a.caller.clone())
-    }
-
-    pub fn logout(&self, token: &str) {
-        self.sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&sha256(token.as_bytes()));
-    }
+/// µs since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn format_time(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -181,15 +328,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn login_issues_a_token_that_authenticates() {
-        let auth = Authenticator::with_users(&DEMO_USERS);
-        assert!(auth.login("admin", "wrong").is_none());
-        assert!(auth.login("nobody", "admin-zhiyun").is_none());
-        let (token, caller) = auth.login("admin", "admin-zhiyun").unwrap();
-        assert_eq!(caller.role, Role::Admin);
-        assert_eq!(auth.authenticate(&token).unwrap().username, "admin");
-        assert!(auth.authenticate("not-a-token").is_none());
-        auth.logout(&token);
-        assert!(auth.authenticate(&token).is_none());
+    fn the_session_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "a=1; zhiyun_session=abc ; b=2".parse().unwrap(),
+        );
+        assert_eq!(session_cookie(&h).as_deref(), Some("abc"));
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "zhiyun_session=".parse().unwrap());
+        assert_eq!(session_cookie(&h), None);
+        assert_eq!(session_cookie(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn times_are_formatted_in_utc() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(format_time(1_795_000_000_000_000), "2026-11-18 11:06:40");
     }
 }

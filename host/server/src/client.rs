@@ -10,7 +10,8 @@ pub struct Connection {
     /// The server's base URL.
     #[arg(long, env = "ZHIYUN_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
-    /// A bearer token (from `POST /api/v1/login`); or use --user/--password.
+    /// A personal API token (`zyt_…`, from `POST /api/v1/tokens`); or use
+    /// --user/--password.
     #[arg(long, env = "ZHIYUN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Log in as this user.
@@ -21,18 +22,26 @@ pub struct Connection {
     pub password: Option<String>,
 }
 
+/// How the client authenticates each request.
+enum Credential {
+    /// A personal API token, as a bearer token.
+    Token(String),
+    /// A login session: the cookie and the CSRF token writes need.
+    Session { id: String, csrf: String },
+}
+
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    credential: Credential,
 }
 
 impl Client {
     pub async fn connect(conn: &Connection) -> anyhow::Result<Self> {
         let http = reqwest::Client::new();
         let base = conn.server.trim_end_matches('/').to_string();
-        let token = match (&conn.token, &conn.user, &conn.password) {
-            (Some(t), _, _) => t.clone(),
+        let credential = match (&conn.token, &conn.user, &conn.password) {
+            (Some(t), _, _) => Credential::Token(t.clone()),
             (None, Some(user), Some(password)) => {
                 let response = http
                     .post(format!("{base}/api/v1/login"))
@@ -40,24 +49,46 @@ impl Client {
                     .send()
                     .await
                     .with_context(|| format!("cannot reach the server at {base}"))?;
+                let id = response
+                    .headers()
+                    .get_all(reqwest::header::SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .find_map(|v| v.strip_prefix("zhiyun_session="))
+                    .and_then(|v| v.split(';').next())
+                    .map(str::to_string);
                 let body = answer(response).await?;
-                body["token"]
-                    .as_str()
-                    .context("the login answer has no token")?
-                    .to_string()
+                Credential::Session {
+                    id: id.context("the login answer set no session cookie")?,
+                    csrf: body["csrf_token"]
+                        .as_str()
+                        .context("the login answer has no CSRF token")?
+                        .to_string(),
+                }
             }
             _ => bail!(
                 "pass --token, or --user and --password (or ZHIYUN_TOKEN / ZHIYUN_USER and ZHIYUN_PASSWORD)"
             ),
         };
-        Ok(Self { http, base, token })
+        Ok(Self {
+            http,
+            base,
+            credential,
+        })
+    }
+
+    fn authed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credential {
+            Credential::Token(t) => request.bearer_auth(t),
+            Credential::Session { id, csrf } => request
+                .header(reqwest::header::COOKIE, format!("zhiyun_session={id}"))
+                .header("x-csrf-token", csrf),
+        }
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .authed(self.http.get(format!("{}{path}", self.base)))
             .send()
             .await
             .with_context(|| format!("cannot reach the server at {}", self.base))?;
@@ -66,9 +97,7 @@ impl Client {
 
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .authed(self.http.post(format!("{}{path}", self.base)))
             .json(&body)
             .send()
             .await
@@ -80,9 +109,7 @@ impl Client {
         let bytes =
             std::fs::read(package).with_context(|| format!("cannot read {}", package.display()))?;
         let response = self
-            .http
-            .post(format!("{}/api/v1/packages", self.base))
-            .bearer_auth(&self.token)
+            .authed(self.http.post(format!("{}/api/v1/packages", self.base)))
             .header("content-type", "application/octet-stream")
             .body(bytes)
             .send()

@@ -5,14 +5,16 @@
 //! serves and prints the URL and the demo logins. Running it again finds
 //! everything in place and just serves.
 
-use crate::auth::DEMO_USERS;
-use crate::serve::{ServeConfig, build_state, serve};
+use crate::auth::Credential;
+use crate::serve::{ServeArgs, build_state, serve};
+use crate::service::Decision;
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use zhiyun_apps::registry::{RegistryError, VersionState};
 use zhiyun_apps::signing::{SecretKey, generate_key, parse_secret_key};
 use zhiyun_apps::{MANIFEST_FILE, Package, pack_bytes_signed};
+use zhiyun_authz::identity::DEMO_USERS;
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -33,17 +35,24 @@ pub struct DemoArgs {
     setup_only: bool,
 }
 
+/// Who the set-up acts as: the 财务部 developer submits, the reviewer
+/// approves, the security admin registers the department key.
+const DEMO_DEVELOPER: &str = "dev.cw";
+const DEMO_REVIEWER: &str = "reviewer";
+const DEMO_SECURITY_ADMIN: &str = "secadmin";
+
 /// The demo department that signs the sample apps.
 const DEMO_KEY_ID: &str = "caiwu-2026";
 const DEMO_DEPARTMENT: &str = "财务部";
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let config = ServeConfig {
-        listen: args.listen,
-        data_dir: args.data_dir.clone(),
-        database_url: None,
-        max_concurrent: 64,
-    };
+    let config = ServeArgs {
+        listen: Some(args.listen),
+        data_dir: Some(args.data_dir.clone()),
+        seed_demo: true,
+        ..ServeArgs::default()
+    }
+    .resolve()?;
     let state = build_state(&config).await?;
     let key = demo_key(&args.data_dir)?;
     let registry = &state.apps.registry;
@@ -52,10 +61,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             &key.key_id,
             &key.department,
             &key.public_key().to_bytes(),
-            "admin",
+            DEMO_SECURITY_ADMIN,
         )
         .await?;
-    let developer = state.auth.caller("developer").context("seeded developer")?;
+    let developer = state
+        .auth
+        .caller(DEMO_DEVELOPER, Credential::Internal)
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo developer: {}", e.message))?;
     for app_dir in sample_apps(&args.plugins)? {
         let manifest_text = std::fs::read_to_string(app_dir.join(MANIFEST_FILE))?;
         let wasm_path = args
@@ -101,9 +114,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             }
         };
         if record.state == VersionState::Submitted {
-            registry
-                .approve(&id, &version, "admin", Some("演示环境：自动审核通过"))
-                .await?;
+            state
+                .apps
+                .decide_listing(
+                    &id,
+                    &version,
+                    DEMO_REVIEWER,
+                    Decision::Approve(Some("演示环境：自动审核通过")),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("approving {id} {version}: {}", e.message))?;
             eprintln!("approved {id} {version}");
         }
     }
@@ -116,10 +136,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("\nzhiyun demo is running at http://{addr}");
         println!("  API: http://{addr}/api/v1   OpenAPI: http://{addr}/api/openapi.json");
         println!("  Demo logins (POST /api/v1/login):");
-        for u in &DEMO_USERS {
+        for u in DEMO_USERS {
+            let roles: Vec<String> = u
+                .posts
+                .iter()
+                .map(|(role, org)| format!("{}@{org}", role.id()))
+                .collect();
             println!(
-                "    {:<10} {:<18} {:?}, {}",
-                u.username, u.password, u.role, u.org_name
+                "    {:<12} {:<16} {} ({})",
+                u.username,
+                u.password,
+                u.display_name,
+                roles.join(", ")
             );
         }
         println!("  Try: curl -s http://{addr}/healthz");

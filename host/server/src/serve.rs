@@ -1,7 +1,9 @@
 //! `zhiyun serve`: configuration and the server's life cycle.
 
-use crate::auth::{Authenticator, DEMO_USERS};
+use crate::auth::Auth;
+use crate::governed::GovernedData;
 use crate::http::{self, AppState};
+use crate::listing::ListingApplier;
 use crate::metrics::Metrics;
 use crate::service::AppService;
 use anyhow::Context;
@@ -30,7 +32,26 @@ pub struct ServeArgs {
     /// Invocations running at once in the sandbox; more wait their turn [default: 64].
     #[arg(long, env = "ZHIYUN_MAX_CONCURRENT")]
     pub max_concurrent: Option<u32>,
-    /// A TOML file with any of: listen, data_dir, database_url, max_concurrent.
+    /// Mark the session cookie `Secure` (set when users reach the server
+    /// over HTTPS, e.g. behind a TLS proxy).
+    #[arg(long, env = "ZHIYUN_COOKIE_SECURE")]
+    pub cookie_secure: bool,
+    /// A session ends after this many minutes without a request [default: 30].
+    #[arg(long, env = "ZHIYUN_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u32>,
+    /// A session ends this many hours after login at the latest [default: 12].
+    #[arg(long, env = "ZHIYUN_SESSION_MAX_HOURS")]
+    pub session_max_hours: Option<u32>,
+    /// How often this host checks the shared store for policy changes made
+    /// on other hosts, in milliseconds [default: 1000].
+    #[arg(long, env = "ZHIYUN_POLICY_SYNC_MS")]
+    pub policy_sync_ms: Option<u64>,
+    /// Create the demo org tree, accounts, menus and dataset policies if
+    /// they are missing (idempotent). For demos and tests, never production.
+    #[arg(long, env = "ZHIYUN_SEED_DEMO")]
+    pub seed_demo: bool,
+    /// A TOML file with any of: listen, data_dir, database_url, max_concurrent,
+    /// cookie_secure, session_idle_minutes, session_max_hours, policy_sync_ms.
     /// Flags and environment variables override it.
     #[arg(long, env = "ZHIYUN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -43,6 +64,10 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     max_concurrent: Option<u32>,
+    cookie_secure: Option<bool>,
+    session_idle_minutes: Option<u32>,
+    session_max_hours: Option<u32>,
+    policy_sync_ms: Option<u64>,
 }
 
 /// The effective configuration.
@@ -52,6 +77,11 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub max_concurrent: u32,
+    pub cookie_secure: bool,
+    pub session_idle_minutes: u32,
+    pub session_max_hours: u32,
+    pub policy_sync_ms: u64,
+    pub seed_demo: bool,
 }
 
 impl ServeArgs {
@@ -76,8 +106,32 @@ impl ServeArgs {
                 .unwrap_or_else(|| PathBuf::from(".zhiyun/data")),
             database_url: self.database_url.or(file.database_url),
             max_concurrent: self.max_concurrent.or(file.max_concurrent).unwrap_or(64),
+            cookie_secure: self.cookie_secure || file.cookie_secure.unwrap_or(false),
+            session_idle_minutes: positive(
+                "session_idle_minutes",
+                self.session_idle_minutes
+                    .or(file.session_idle_minutes)
+                    .unwrap_or(30),
+            )?,
+            session_max_hours: positive(
+                "session_max_hours",
+                self.session_max_hours
+                    .or(file.session_max_hours)
+                    .unwrap_or(12),
+            )?,
+            policy_sync_ms: self
+                .policy_sync_ms
+                .or(file.policy_sync_ms)
+                .unwrap_or(1000)
+                .max(50),
+            seed_demo: self.seed_demo,
         })
     }
+}
+
+fn positive(name: &str, v: u32) -> anyhow::Result<u32> {
+    anyhow::ensure!(v > 0, "{name} must be at least 1, got {v}");
+    Ok(v)
 }
 
 /// Opens the store, builds the sandbox and the services.
@@ -102,24 +156,72 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         ..RuntimeConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("starting the sandbox: {e:#}"))?;
+    if config.seed_demo {
+        seed_demo(&store).await?;
+    }
     let metrics = Arc::new(Metrics::new());
-    let apps = AppService::new(
-        Registry::new(store.clone()),
-        Arc::new(runtime),
-        Arc::new(FixtureProvider::demo()),
-        metrics.clone(),
-    );
     let audit = zhiyun_authz::AuditLog::new(store.clone());
     let (audit_sink, writer) = crate::audit_sink::AuditSink::start(audit.clone());
+    let policy = zhiyun_authz::Policy::load(store.clone())
+        .await
+        .context("loading the permission policy")?;
+    let identity = zhiyun_authz::identity::Identity::new(store.clone());
+    let sessions = zhiyun_authz::Sessions::new(
+        store.clone(),
+        zhiyun_authz::SessionConfig {
+            idle_timeout_micros: i64::from(config.session_idle_minutes) * 60 * 1_000_000,
+            absolute_timeout_micros: i64::from(config.session_max_hours) * 3600 * 1_000_000,
+        },
+    );
+    let registry = Registry::new(store.clone());
+    let appliers = zhiyun_authz::policy::appliers().with(
+        zhiyun_authz::ChangeKindName::AppListing,
+        Arc::new(ListingApplier::new(registry.clone())),
+    );
+    let changes =
+        zhiyun_authz::ChangeRequests::new(store.clone(), audit.clone(), Arc::new(appliers));
+    let fixtures = FixtureProvider::demo();
+    let governed = Arc::new(GovernedData::new(
+        fixtures.clone(),
+        policy.clone(),
+        audit_sink.clone(),
+    ));
+    let apps = AppService::new(
+        registry,
+        Arc::new(runtime),
+        governed.clone(),
+        Arc::new(fixtures.clone()),
+        changes.clone(),
+        metrics.clone(),
+    );
+    let policy_sync = policy.spawn_sync(std::time::Duration::from_millis(config.policy_sync_ms));
     Ok(AppState {
         apps: Arc::new(apps),
-        auth: Arc::new(Authenticator::with_users(&DEMO_USERS)),
+        auth: Auth::new(identity, sessions, policy, config.cookie_secure),
+        changes,
+        governed,
+        fixtures,
         metrics,
         audit,
         audit_sink,
         audit_writer: Arc::new(std::sync::Mutex::new(Some(writer))),
+        policy_sync: Arc::new(policy_sync),
         store,
     })
+}
+
+/// The demo org tree and accounts (zhiyun_authz::identity::DEMO_USERS),
+/// then the menus and dataset policies (idempotent; safe for hosts
+/// starting together).
+pub async fn seed_demo(store: &Store) -> anyhow::Result<()> {
+    zhiyun_authz::identity::Identity::new(store.clone())
+        .seed_demo(zhiyun_store::now_micros())
+        .await
+        .context("seeding the demo accounts")?;
+    zhiyun_authz::policy::seed_demo(store)
+        .await
+        .context("seeding the demo menus and dataset policies")?;
+    Ok(())
 }
 
 /// Serves until Ctrl-C / SIGTERM, then stops accepting and lets in-flight
@@ -142,10 +244,12 @@ pub async fn serve(
         None => println!("zhiyun listening on http://{addr}"),
     }
     let audit_writer = state.audit_writer.clone();
+    let policy_sync = state.policy_sync.clone();
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed")?;
+    policy_sync.abort();
     // The router (and with it every sender of the audit sink) is gone: the
     // writer drains what is queued and ends.
     let writer = audit_writer

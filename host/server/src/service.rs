@@ -2,6 +2,7 @@
 //! trial-run, register) and launching a live app. Handlers stay thin.
 
 use crate::auth::Caller;
+use crate::http::changes::change_error;
 use crate::http::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use serde::Serialize;
@@ -9,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use zhiyun_apps::registry::{Registry, VersionRecord};
 use zhiyun_apps::{Manifest, Package};
+use zhiyun_authz::change::{AppListing, ChangeKind};
+use zhiyun_authz::{ChangeFilter, ChangeKindName, ChangeRequests, ChangeState};
 use zhiyun_contract::{AppOutput, DataProvider, Description, Invocation, Param};
 use zhiyun_runtime::{Limits, LoadedApp, LogLine, Runtime, Services, Stats};
 
@@ -36,10 +39,24 @@ pub struct TrialRun {
     pub log: Vec<LogLine>,
 }
 
+/// A reviewer's decision on an app listing.
+#[derive(Debug, Clone, Copy)]
+pub enum Decision<'a> {
+    Approve(Option<&'a str>),
+    Reject(&'a str),
+}
+
 pub struct AppService {
     pub registry: Registry,
     pub runtime: Arc<Runtime>,
+    /// What launched apps read: the governed path (scope ∩ grant, masking,
+    /// audit).
     pub data: Arc<dyn DataProvider>,
+    /// What the trial run at submission reads: the synthetic fixture data,
+    /// with no user behind the call.
+    pub trial_data: Arc<dyn DataProvider>,
+    /// App listings are change requests of this engine.
+    pub changes: ChangeRequests,
     pub metrics: Arc<Metrics>,
     /// Loaded components by sha256. Only components of approved versions
     /// (fetched through `Registry::launchable`) are ever put here.
@@ -54,12 +71,16 @@ impl AppService {
         registry: Registry,
         runtime: Arc<Runtime>,
         data: Arc<dyn DataProvider>,
+        trial_data: Arc<dyn DataProvider>,
+        changes: ChangeRequests,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             registry,
             runtime,
             data,
+            trial_data,
+            changes,
             metrics,
             loaded: RwLock::new(HashMap::new()),
             live: RwLock::new(HashMap::new()),
@@ -72,7 +93,7 @@ impl AppService {
         let package = Package::from_bytes(bytes)?;
         let manifest = package.manifest().clone();
         let signer_department = self.registry.verify_signature(&package).await?;
-        if caller.role != crate::auth::Role::Admin && signer_department != caller.department {
+        if signer_department != caller.department {
             return Err(ApiError::forbidden(format!(
                 "{} belongs to {}, but this package is signed for {}",
                 caller.username, caller.department, signer_department
@@ -91,16 +112,79 @@ impl AppService {
             serde_json::to_value(loaded.info()).map_err(|e| ApiError::internal(e.to_string()))?;
         let trial = self.trial_run(&loaded, &manifest, caller).await;
         let trial = serde_json::to_value(&trial).map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(self
+        // The version and its listing request (上架 / 版本升级) are one
+        // commit: no version without a request to review it.
+        let mut tx = self
             .registry
-            .submit(bytes, &package, &caller.username, info, trial)
-            .await?)
+            .store()
+            .begin_write()
+            .await
+            .map_err(store_error)?;
+        let record = self
+            .registry
+            .submit_in(&mut tx, bytes, &package, &caller.username, info, trial)
+            .await?;
+        self.changes
+            .create_in(
+                &mut tx,
+                &caller.username,
+                ChangeKind::AppListing(AppListing {
+                    app_id: record.app_id.clone(),
+                    version: record.version.to_string(),
+                }),
+            )
+            .await
+            .map_err(change_error)?;
+        tx.commit().await.map_err(|e| store_error(e.into()))?;
+        Ok(record)
+    }
+
+    /// Approves or rejects a submitted version through its listing's change
+    /// request (the engine checks four eyes and audits; the applier
+    /// publishes or rejects the version in the same transaction).
+    pub async fn decide_listing(
+        &self,
+        app_id: &str,
+        version: &semver::Version,
+        reviewer: &str,
+        decision: Decision<'_>,
+    ) -> ApiResult<VersionRecord> {
+        let pending = self
+            .changes
+            .list(&ChangeFilter {
+                state: Some(ChangeState::Pending),
+                kind: Some(ChangeKindName::AppListing),
+                limit: Some(1000),
+                ..ChangeFilter::default()
+            })
+            .await
+            .map_err(change_error)?;
+        let wanted = version.to_string();
+        let request = pending.into_iter().find(|r| {
+            matches!(&r.change, ChangeKind::AppListing(l) if l.app_id == app_id && l.version == wanted)
+        });
+        let Some(request) = request else {
+            // No pending listing: the registry says why (404, or 409 with the state).
+            let record = self.registry.version(app_id, version).await?;
+            return Err(ApiError::from(
+                zhiyun_apps::registry::RegistryError::Conflict {
+                    message: format!("version {version} of {app_id} is not waiting for review"),
+                    current_state: Some(record.state),
+                },
+            ));
+        };
+        match decision {
+            Decision::Approve(reason) => self.changes.approve(request.id, reviewer, reason).await,
+            Decision::Reject(reason) => self.changes.reject(request.id, reviewer, reason).await,
+        }
+        .map_err(change_error)?;
+        Ok(self.registry.version(app_id, version).await?)
     }
 
     async fn trial_run(&self, app: &LoadedApp, manifest: &Manifest, caller: &Caller) -> TrialRun {
         let limits = limits_of(manifest);
         let services = Services {
-            data: self.data.clone(),
+            data: self.trial_data.clone(),
             invocation: invocation(caller, manifest, "trial-run", "zh-CN"),
         };
         let mut trial = TrialRun {
@@ -269,6 +353,10 @@ impl AppService {
             .insert(app_id.to_string(), record.clone());
         Ok(record)
     }
+}
+
+fn store_error(e: zhiyun_store::StoreError) -> ApiError {
+    ApiError::internal(format!("the platform store: {e}"))
 }
 
 pub fn limits_of(manifest: &Manifest) -> Limits {

@@ -378,6 +378,18 @@ const MIGRATIONS: &[MigrationFile] = &[
         sqlite: include_str!("../migrations/sqlite/0003_audit.sql"),
         postgres: include_str!("../migrations/postgres/0003_audit.sql"),
     },
+    MigrationFile {
+        version: 4,
+        description: "policy",
+        sqlite: include_str!("../migrations/sqlite/0004_policy.sql"),
+        postgres: include_str!("../migrations/postgres/0004_policy.sql"),
+    },
+    MigrationFile {
+        version: 5,
+        description: "sessions",
+        sqlite: include_str!("../migrations/sqlite/0005_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0005_sessions.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -75,8 +75,10 @@ fn every_kind() -> Vec<ChangeKind> {
             menu_id: "funds/position".into(),
             parent_id: Some("funds".into()),
             title: Some("资金头寸".into()),
+            title_en: Some("Fund position".into()),
             app_id: Some("fund-position".into()),
             sort_order: Some(10),
+            roles: Some(vec!["business-user".into()]),
         }),
         ChangeKind::RoleGrant(RoleGrant {
             username: "zhangsan".into(),
@@ -101,6 +103,8 @@ fn every_kind() -> Vec<ChangeKind> {
             columns: vec!["org_id".into(), "balance".into()],
             purpose: "日报需要各单位余额".into(),
             expires_at: None,
+            max_sensitivity: Some(Sensitivity::Sensitive),
+            orgs: Some(vec!["unit-01".into()]),
         }),
     ]
 }
@@ -143,6 +147,8 @@ fn payloads_have_one_json_form() {
         columns: vec![],
         purpose: " ".into(),
         expires_at: None,
+        max_sensitivity: None,
+        orgs: None,
     })
     .validate()
     .unwrap_err();
@@ -152,12 +158,51 @@ fn payloads_have_one_json_form() {
         menu_id: "m".into(),
         parent_id: None,
         title: None,
+        title_en: None,
         app_id: None,
         sort_order: None,
+        roles: None,
     })
     .validate()
     .unwrap_err();
     assert!(e.to_string().contains("title"), "{e}");
+    let menu = |op, parent: Option<&str>, sort_order| {
+        ChangeKind::MenuChange(MenuChange {
+            op,
+            menu_id: "m".into(),
+            parent_id: parent.map(String::from),
+            title: None,
+            title_en: None,
+            app_id: None,
+            sort_order,
+            roles: None,
+        })
+    };
+    let e = menu(MenuOp::Update, None, None).validate().unwrap_err();
+    assert!(e.to_string().contains("at least one field"), "{e}");
+    let e = menu(MenuOp::Remove, None, Some(1)).validate().unwrap_err();
+    assert!(e.to_string().contains("only its menu_id"), "{e}");
+    let e = menu(MenuOp::Update, Some("m"), None)
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("its own parent"), "{e}");
+    menu(MenuOp::Remove, None, None).validate().unwrap();
+    // Payloads written before max_sensitivity / orgs / roles existed still read.
+    let old: ChangeKind = serde_json::from_str(
+        r#"{"kind":"dataset-access","payload":{"dataset":"d","applicant":{"type":"role","role_id":"r"},"purpose":"p"}}"#,
+    )
+    .unwrap();
+    let ChangeKind::DatasetAccess(old) = old else {
+        unreachable!()
+    };
+    assert_eq!((old.max_sensitivity, old.orgs), (None, None));
+    let e = ChangeKind::DatasetAccess(DatasetAccess {
+        orgs: Some(vec![]),
+        ..old
+    })
+    .validate()
+    .unwrap_err();
+    assert!(e.to_string().contains("at least one org"), "{e}");
 }
 
 store_test!(four_eyes_for_every_kind, |store| async move {

@@ -1,10 +1,11 @@
-//! Handlers of `/api/v1`: login, package submission, review, lifecycle,
-//! launch, department keys.
+//! Handlers of `/api/v1` for apps: package submission, review, lifecycle,
+//! launch, department keys; and the audit log.
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, JsonOrDefault, RawBody};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
+use crate::service::Decision;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -34,17 +35,6 @@ async fn audit_ok(
         .await;
 }
 
-fn require(caller: &Caller, roles: &[Role], action: &str) -> ApiResult<()> {
-    if roles.contains(&caller.role) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "{} ({:?}) may not {action}",
-            caller.username, caller.role
-        )))
-    }
-}
-
 fn parse_version(v: &str) -> ApiResult<semver::Version> {
     semver::Version::parse(v)
         .map_err(|e| ApiError::bad_request(format!("`{v}` is not a semantic version: {e}")))
@@ -54,77 +44,6 @@ fn json<T: Serialize>(value: T) -> ApiResult<Json<serde_json::Value>> {
     serde_json::to_value(value)
         .map(Json)
         .map_err(|e| ApiError::internal(e.to_string()))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    pub user: Caller,
-}
-
-/// Log in with a username and password; returns a bearer token.
-#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest, security(()),
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
-pub async fn login(
-    State(state): State<AppState>,
-    ApiJson(req): ApiJson<LoginRequest>,
-) -> ApiResult<Json<LoginResponse>> {
-    match state.auth.login(&req.username, &req.password) {
-        Some((token, user)) => {
-            state
-                .audit(
-                    &user.username,
-                    &user.org_id,
-                    "login.success",
-                    &user.username,
-                    AuditOutcome::Ok,
-                    json!({}),
-                )
-                .await;
-            Ok(Json(LoginResponse { token, user }))
-        }
-        None => {
-            state
-                .audit(
-                    &req.username,
-                    "",
-                    "login.failure",
-                    &req.username,
-                    AuditOutcome::Denied,
-                    json!({}),
-                )
-                .await;
-            Err(ApiError::unauthorized("wrong username or password"))
-        }
-    }
-}
-
-pub async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    _caller: Caller,
-) -> StatusCode {
-    if let Some(token) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-    {
-        state.auth.logout(token.trim());
-    }
-    StatusCode::NO_CONTENT
-}
-
-/// The logged-in user.
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Caller), (status = 401, body = ErrorBody)))]
-pub async fn me(caller: Caller) -> Json<Caller> {
-    Json(caller)
 }
 
 /// Submit a signed `.zyapp` package (the raw file as the body). The host
@@ -140,7 +59,6 @@ pub async fn submit(
     caller: Caller,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    require(&caller, &[Role::Developer, Role::Admin], "submit packages")?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "the body is empty: send the .zyapp file",
@@ -153,18 +71,25 @@ pub async fn submit(
     Ok((StatusCode::CREATED, json(record)?))
 }
 
-/// Apps and their live versions. Business users see only live apps.
+/// Apps and their live versions. Developers, reviewers and operators see
+/// every app; everyone else only the live apps on their menus.
 #[utoipa::path(get, path = "/api/v1/apps", responses((status = 200, body = serde_json::Value)))]
 pub async fn list_apps(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
     let mut apps = state.apps.registry.apps().await?;
-    if caller.role == Role::User {
+    let policy = &state.auth.policy;
+    let sees_all = ["app.submit", "app.review", "app.operate"]
+        .iter()
+        .any(|a| policy.allows_action(&caller.username, a));
+    if !sees_all {
+        // Everyone else: the live apps they may use.
         apps.retain(|a| {
             a.live
                 .as_ref()
                 .is_some_and(|v| v.state == zhiyun_apps::registry::VersionState::Published)
+                && policy.can_use_app(&caller.username, &a.app_id)
         });
     }
     json(apps)
@@ -175,10 +100,8 @@ pub async fn list_apps(
     responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody)))]
 pub async fn list_versions(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Developer, Role::Admin], "list versions")?;
     json(state.apps.registry.versions(&id).await?)
 }
 
@@ -189,10 +112,8 @@ pub async fn list_versions(
     responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody)))]
 pub async fn review(
     State(state): State<AppState>,
-    caller: Caller,
     Path((id, version)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin, Role::Developer], "see reviews")?;
     json(
         state
             .apps
@@ -204,11 +125,7 @@ pub async fn review(
 
 /// Versions waiting for review, oldest first.
 #[utoipa::path(get, path = "/api/v1/reviews", responses((status = 200, body = serde_json::Value)))]
-pub async fn pending(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "see the review queue")?;
+pub async fn pending(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     json(state.apps.registry.pending().await?)
 }
 
@@ -239,22 +156,20 @@ pub async fn approve(
     Path((id, version)): Path<(String, String)>,
     JsonOrDefault(body): JsonOrDefault<ReasonBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "approve apps")?;
     let version = parse_version(&version)?;
+    // The listing's change request is approved; its applier publishes the
+    // version (one transaction, audited by the engine).
     let record = state
         .apps
-        .registry
-        .approve(&id, &version, &caller.username, body.reason.as_deref())
+        .decide_listing(
+            &id,
+            &version,
+            &caller.username,
+            Decision::Approve(body.reason.as_deref()),
+        )
         .await?;
-    let detail = json!({ "reason": body.reason });
-    audit_ok(
-        &state,
-        &caller,
-        "app.approve",
-        format!("app:{id}@{version}"),
-        detail,
-    )
-    .await;
+    // The app's dataset grants changed with the listing.
+    state.policy_changed().await;
     json(record)
 }
 
@@ -268,14 +183,12 @@ pub async fn reject(
     Path((id, version)): Path<(String, String)>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "reject apps")?;
     let reason = reason_required(&body, "reject")?;
     let version = parse_version(&version)?;
     json(
         state
             .apps
-            .registry
-            .reject(&id, &version, &caller.username, &reason)
+            .decide_listing(&id, &version, &caller.username, Decision::Reject(&reason))
             .await?,
     )
 }
@@ -289,15 +202,21 @@ pub async fn suspend(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "suspend apps")?;
     let reason = reason_required(&body, "suspend")?;
-    json(
-        state
-            .apps
-            .registry
-            .suspend(&id, &caller.username, &reason)
-            .await?,
+    let record = state
+        .apps
+        .registry
+        .suspend(&id, &caller.username, &reason)
+        .await?;
+    audit_ok(
+        &state,
+        &caller,
+        "app.suspend",
+        format!("app:{id}"),
+        json!({ "reason": reason }),
     )
+    .await;
+    json(record)
 }
 
 /// Lift a suspension.
@@ -308,7 +227,6 @@ pub async fn resume(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "resume apps")?;
     let record = state.apps.registry.resume(&id, &caller.username).await?;
     audit_ok(
         &state,
@@ -330,15 +248,21 @@ pub async fn offline(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "take apps offline")?;
     let reason = reason_required(&body, "take an app offline")?;
-    json(
-        state
-            .apps
-            .registry
-            .offline(&id, &caller.username, &reason)
-            .await?,
+    let record = state
+        .apps
+        .registry
+        .offline(&id, &caller.username, &reason)
+        .await?;
+    audit_ok(
+        &state,
+        &caller,
+        "app.offline",
+        format!("app:{id}"),
+        json!({ "reason": reason }),
     )
+    .await;
+    json(record)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -358,7 +282,6 @@ pub async fn rollback(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RollbackBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "roll back apps")?;
     let reason = reason_required(
         &ReasonBody {
             reason: Some(body.reason),
@@ -366,13 +289,14 @@ pub async fn rollback(
         "roll back",
     )?;
     let version = parse_version(&body.version)?;
-    json(
-        state
-            .apps
-            .registry
-            .rollback(&id, &version, &caller.username, &reason)
-            .await?,
-    )
+    let record = state
+        .apps
+        .registry
+        .rollback(&id, &version, &caller.username, &reason)
+        .await?;
+    let detail = json!({ "version": version.to_string(), "reason": reason });
+    audit_ok(&state, &caller, "app.rollback", format!("app:{id}"), detail).await;
+    json(record)
 }
 
 /// Every state change of an app, oldest first.
@@ -380,10 +304,8 @@ pub async fn rollback(
     responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody)))]
 pub async fn history(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin, Role::Developer], "see app history")?;
     json(state.apps.registry.history(&id).await?)
 }
 
@@ -422,6 +344,21 @@ pub async fn launch(
     Path(id): Path<String>,
     JsonOrDefault(body): JsonOrDefault<LaunchRequest>,
 ) -> ApiResult<Json<LaunchResponse>> {
+    let request_id = super::request_id(&headers);
+    Ok(Json(
+        launch_for(&state, &caller, &id, body, &request_id).await?,
+    ))
+}
+
+/// Launches `id` for `caller` and audits the launch (refused and failed
+/// ones too). Shared by launch and export.
+pub async fn launch_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: LaunchRequest,
+    request_id: &str,
+) -> ApiResult<LaunchResponse> {
     let locale = match body.locale.as_deref() {
         None | Some("zh-CN") => "zh-CN",
         Some("en-US") => "en-US",
@@ -431,16 +368,10 @@ pub async fn launch(
             )));
         }
     };
-    let request_id = headers
-        .get(super::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_string();
     let result = state
         .apps
-        .launch(&id, &body.params, &caller, locale, &request_id)
+        .launch(id, &body.params, caller, locale, request_id)
         .await;
-    // Every launch is audited, refused and failed ones too.
     let (outcome, detail) = match &result {
         Ok((record, _, stats)) => (
             AuditOutcome::Ok,
@@ -470,18 +401,18 @@ pub async fn launch(
             .org(&caller.org_id)
             .outcome(outcome)
             .detail(detail)
-            .request_id(&request_id),
+            .request_id(request_id),
         )
         .await;
     let (record, output, stats) = result?;
-    Ok(Json(LaunchResponse {
+    Ok(LaunchResponse {
         app_id: record.app_id.clone(),
         version: record.version.to_string(),
         output,
         duration_ms: stats.duration.as_secs_f64() * 1e3,
         host_calls: stats.host_calls,
-        request_id,
-    }))
+        request_id: request_id.to_string(),
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -501,7 +432,6 @@ pub async fn register_key(
     caller: Caller,
     ApiJson(req): ApiJson<KeyRequest>,
 ) -> ApiResult<StatusCode> {
-    require(&caller, &[Role::Admin], "register department keys")?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(req.public_key.trim())
         .map_err(|e| ApiError::bad_request(format!("public_key is not base64: {e}")))?;
@@ -544,10 +474,8 @@ pub struct AuditQuery {
     responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn audit_log(
     State(state): State<AppState>,
-    caller: Caller,
     query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require(&caller, &[Role::Admin], "read the audit log")?;
     let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let action = q
         .action

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub current_state: Option<String>,
+    /// Machine-readable facts about the error (e.g. `locked_until`).
+    pub detail: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -30,6 +32,10 @@ pub struct ErrorDetail {
     /// For `conflict`: the state the resource is in now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_state: Option<String>,
+    /// Facts a client can act on, e.g. `{"locked_until": <µs>}` for `locked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -39,7 +45,12 @@ impl ApiError {
             code,
             message: message.into(),
             current_state: None,
+            detail: None,
         }
+    }
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid-input", message)
@@ -72,6 +83,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 current_state: self.current_state,
+                detail: self.detail,
             },
         };
         (self.status, axum::Json(body)).into_response()
@@ -88,6 +100,7 @@ impl From<RegistryError> for ApiError {
                 code: "conflict",
                 message,
                 current_state: current_state.map(|s| s.as_str().to_string()),
+                detail: None,
             },
             RegistryError::SelfApproval(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, "self-approval", message)
@@ -155,3 +168,22 @@ impl From<InvokeError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<zhiyun_contract::AppError> for ApiError {
+    /// An error of the governed data path answering the portal's own data
+    /// API (no app in between): the caller's, except an internal fault.
+    fn from(e: zhiyun_contract::AppError) -> Self {
+        match e.kind {
+            ErrorKind::InvalidInput => ApiError::bad_request(e.message),
+            ErrorKind::AccessDenied => ApiError::forbidden(e.message),
+            ErrorKind::NotFound => ApiError::not_found(e.message),
+            ErrorKind::QuotaExceeded => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "quota-exceeded",
+                e.message,
+            ),
+            ErrorKind::Timeout => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", e.message),
+            ErrorKind::Internal => ApiError::internal(e.message),
+        }
+    }
+}

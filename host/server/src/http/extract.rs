@@ -1,40 +1,13 @@
 //! Extractors whose rejections are API errors with JSON bodies (axum's own
-//! answer in plain text): the authenticated caller, JSON bodies, raw bodies.
+//! answer in plain text): JSON bodies, raw bodies. (The authenticated
+//! caller comes from `permissions::authorize`.)
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::Caller;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "log in first: send Authorization: Bearer <token> (POST /api/v1/login)",
-                )
-            })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
-        state
-            .auth
-            .authenticate(token.trim())
-            .ok_or_else(|| ApiError::unauthorized("the token is unknown or expired: log in again"))
-    }
-}
 
 /// A JSON body; malformed JSON, wrong types and a wrong content type are 4xx
 /// with a message that says what and where.

@@ -2,12 +2,17 @@
 //! `/readyz`, `/metrics`. Handlers are thin: extract, call the service, map
 //! the result. Every error is an [`error::ApiError`] with a JSON body.
 
+pub mod account;
+pub mod admin;
 pub mod apps;
+pub mod changes;
+pub mod data;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod permissions;
 
-use crate::auth::Authenticator;
+use crate::auth::Auth;
 use crate::metrics::Metrics;
 use crate::service::AppService;
 use axum::Router;
@@ -31,7 +36,14 @@ pub const MAX_BODY_BYTES: usize = 80 << 20;
 #[derive(Clone)]
 pub struct AppState {
     pub apps: Arc<AppService>,
-    pub auth: Arc<Authenticator>,
+    /// Sessions, tokens, the casbin policy.
+    pub auth: Auth,
+    /// The change-request engine (every kind, app listings included).
+    pub changes: zhiyun_authz::ChangeRequests,
+    /// The governed data path (also what launched apps read through).
+    pub governed: Arc<crate::governed::GovernedData>,
+    /// The datasets behind it (their names, for the catalog list).
+    pub fixtures: zhiyun_data::FixtureProvider,
     pub metrics: Arc<Metrics>,
     pub store: Store,
     pub audit: zhiyun_authz::AuditLog,
@@ -40,9 +52,19 @@ pub struct AppState {
     /// The background writer of `audit_sink`; `serve` awaits it after
     /// shutdown so that no queued entry is lost.
     pub audit_writer: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// The task that reloads the policy when another host changed it.
+    pub policy_sync: Arc<tokio::task::JoinHandle<()>>,
 }
 
 impl AppState {
+    /// After an approval on this host: reload the policy now rather than at
+    /// the next sync tick, so the approver sees the change at once.
+    pub async fn policy_changed(&self) {
+        if let Err(e) = self.auth.policy.refresh().await {
+            tracing::error!(error = %e, "could not reload the policy after a change");
+        }
+    }
+
     /// Records an action in the hash-chained audit log. The action has
     /// already happened; a failure to record it is logged as an error (the
     /// change-request engine, which audits inside its own transaction,
@@ -77,11 +99,17 @@ impl AppState {
 #[openapi(
     info(
         title = "zhiyun (智运) API",
-        description = "The smart operations center's API: micro-app registry, review and launch."
+        description = "The smart operations center's API: accounts and sessions, micro-app registry, review and launch, change requests, administration, governed data, audit."
     ),
     paths(
-        apps::login,
-        apps::me,
+        account::login,
+        account::logout,
+        account::me,
+        account::my_menus,
+        account::list_tokens,
+        account::create_token,
+        account::revoke_token,
+        account::orgs,
         apps::submit,
         apps::list_apps,
         apps::list_versions,
@@ -97,24 +125,49 @@ impl AppState {
         apps::launch,
         apps::register_key,
         apps::audit_log,
+        data::export,
+        data::datasets,
+        data::rows,
+        changes::list,
+        changes::create,
+        changes::get,
+        changes::approve,
+        changes::reject,
+        changes::withdraw,
+        admin::users,
+        admin::create_user,
+        admin::set_status,
+        admin::roles,
+        admin::menus,
+        admin::verify_audit,
         ops::healthz,
         ops::readyz,
     ),
     components(schemas(error::ErrorBody, zhiyun_contract::AppOutput)),
     modifiers(&BearerAuth),
-    security(("bearer" = []))
+    security(("bearer" = []), ("session" = []))
 )]
 pub struct ApiDoc;
 
+/// Two schemes: the session cookie (browsers; writes also need the
+/// `X-CSRF-Token` header) and personal API tokens as bearer tokens.
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
         );
     }
 }
@@ -139,11 +192,27 @@ impl MakeRequestId for Ids {
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request's id (set by the request-id layer), for audit entries.
+pub fn request_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/login", post(apps::login))
-        .route("/logout", post(apps::logout))
-        .route("/me", get(apps::me))
+        .route("/login", post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/me", get(account::me))
+        .route("/me/menus", get(account::my_menus))
+        .route(
+            "/tokens",
+            get(account::list_tokens).post(account::create_token),
+        )
+        .route("/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/orgs", get(account::orgs))
         .route("/packages", post(apps::submit))
         .route("/keys", post(apps::register_key))
         .route("/reviews", get(apps::pending))
@@ -158,7 +227,25 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{id}/rollback", post(apps::rollback))
         .route("/apps/{id}/history", get(apps::history))
         .route("/apps/{id}/launch", post(apps::launch))
+        .route("/apps/{id}/export", post(data::export))
+        .route("/changes", get(changes::list).post(changes::create))
+        .route("/changes/{id}", get(changes::get))
+        .route("/changes/{id}/approve", post(changes::approve))
+        .route("/changes/{id}/reject", post(changes::reject))
+        .route("/changes/{id}/withdraw", post(changes::withdraw))
+        .route("/users", get(admin::users).post(admin::create_user))
+        .route("/users/{username}/status", post(admin::set_status))
+        .route("/roles", get(admin::roles))
+        .route("/menus", get(admin::menus))
+        .route("/datasets", get(data::datasets))
+        .route("/datasets/{name}/rows", get(data::rows))
         .route("/audit", get(apps::audit_log))
+        .route("/audit/verify", get(admin::verify_audit))
+        // Every route above passes the permission table first.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            permissions::authorize,
+        ))
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
 
     let ids = Ids {
