@@ -151,25 +151,28 @@ pub async fn create(
         ));
     };
     let policy = &state.auth.policy;
-    if !policy.allows_action(&caller.username, action) {
+    let may = |a: &str| policy.allows_action(&caller.username, a);
+    let allowed = match &change {
+        // 数据申请: for oneself with `dataset.apply`; for a role or another
+        // user it is a permission change (`change.create.role`); for an app
+        // also its developers (`app.submit`).
+        ChangeKind::DatasetAccess(access) => match &access.applicant {
+            Applicant::User { username } if *username == caller.username => may(action),
+            Applicant::App { .. } => may("change.create.role") || may("app.submit"),
+            _ => may("change.create.role"),
+        },
+        _ => may(action),
+    };
+    if !allowed {
         return Err(ApiError::forbidden(format!(
-            "{} may not file {kind_name} change requests (needs `{action}`)",
-            caller.username
+            "{} may not file this {kind_name} change request (needs `{}`)",
+            caller.username,
+            match &change {
+                ChangeKind::DatasetAccess(a) if !matches!(&a.applicant, Applicant::User { username } if *username == caller.username) =>
+                    "change.create.role",
+                _ => action,
+            }
         )));
-    }
-    // 数据申请 for someone else (a role, an app, another user) is an
-    // administrator's request.
-    if let ChangeKind::DatasetAccess(access) = &change {
-        let for_self = matches!(&access.applicant, Applicant::User { username } if *username == caller.username);
-        let may_for_others = policy.allows_action(&caller.username, "change.create.role")
-            || (matches!(access.applicant, Applicant::App { .. })
-                && policy.allows_action(&caller.username, "app.submit"));
-        if !for_self && !may_for_others {
-            return Err(ApiError::forbidden(format!(
-                "{} may apply for dataset access for themselves only",
-                caller.username
-            )));
-        }
     }
     let request = state
         .changes
