@@ -81,6 +81,21 @@ async fn actions_are_audited_and_tampering_is_detected() {
         let denied = api.get(who, "/api/v1/audit/verify").await;
         assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.body);
     }
+    // Filters: outcome, target prefix, time window, order.
+    let denied = api.get(&auditor, "/api/v1/audit?outcome=denied").await;
+    assert_eq!(denied.body.as_array().unwrap().len(), 1, "{}", denied.body);
+    let keys = api.get(&auditor, "/api/v1/audit?target=key:").await;
+    assert_eq!(keys.body.as_array().unwrap().len(), 1, "{}", keys.body);
+    let oldest = api
+        .get(&auditor, "/api/v1/audit?order=oldest&limit=1")
+        .await;
+    assert_eq!(oldest.body[0]["action"], "login.failure", "{}", oldest.body);
+    let none = api.get(&auditor, "/api/v1/audit?to=1").await;
+    assert_eq!(none.body, json!([]));
+    for bad in ["outcome=maybe", "order=sideways", "from=5&to=5"] {
+        let a = api.get(&auditor, &format!("/api/v1/audit?{bad}")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}: {}", a.body);
+    }
     let bad = api.get(&auditor, "/api/v1/audit?limit=0").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let bad = api.get(&auditor, "/api/v1/audit?colour=red").await;

@@ -221,8 +221,38 @@ async fn isolation(server: &Server) {
         exports.body
     );
 
-    // 6. A role without a grant on the dataset is refused, and audited.
+    // 6. The orgs a user may pick are their scope's; a new 供电所 added by
+    // the system admin joins 城东县's subtree at once.
+    let org_ids = |body: &Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["org_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mine = api.get(&user, "/api/v1/orgs").await;
+    assert_eq!(org_ids(&mine.body), ["3301", "3301-cw", "330101", "330102"]);
     let sysadmin = api.login("sysadmin").await;
+    let new_station = json!({"org_id": "330103", "name": "城东县新区供电所",
+                             "parent_id": "3301", "kind": "supply-station"});
+    let a = api
+        .post(&sysadmin, "/api/v1/orgs", new_station.clone())
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let a = api.post(&sysadmin, "/api/v1/orgs", new_station).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    for bad in [
+        json!({"org_id": "x1", "name": "x", "parent_id": "9999", "kind": "department"}),
+        json!({"org_id": "x2", "name": "x", "parent_id": "3301", "kind": "planet"}),
+        json!({"org_id": "", "name": "x", "parent_id": "3301", "kind": "department"}),
+    ] {
+        let a = api.post(&sysadmin, "/api/v1/orgs", bad.clone()).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}: {}", a.body);
+    }
+    let mine = api.get(&user, "/api/v1/orgs").await;
+    assert!(org_ids(&mine.body).contains(&"330103".to_string()));
+
+    // 7. A role without a grant on the dataset is refused, and audited.
     let a = api.get(&sysadmin, "/api/v1/datasets/fund_daily/rows").await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
 }

@@ -252,6 +252,7 @@ const MATRIX: &[Row] = &[
         &[DEV, REV, LEAD, BIZ],
     ),
     // Administration.
+    row("POST", "/api/v1/orgs", "/api/v1/orgs", Some(empty), &[SYS]),
     row("GET", "/api/v1/users", "/api/v1/users", None, &[SYS, SEC]),
     row(
         "POST",

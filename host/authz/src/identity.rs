@@ -44,6 +44,8 @@ pub const LOCKOUT_DURATION_MICROS: i64 = 15 * 60 * 1_000_000;
 pub const MAX_TOKEN_LIFETIME_MICROS: i64 = 366 * 24 * 3600 * 1_000_000;
 /// Minimum password length, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 10;
+/// A token's `last_used_at` is rewritten when it is at least this old.
+pub const TOKEN_TOUCH_INTERVAL_MICROS: i64 = 60 * 1_000_000;
 
 /// A role. The seven built-in ones have fixed ids; a custom role is named by
 /// its id (defined with [`Identity::define_role`]).
@@ -910,11 +912,18 @@ impl Identity {
         if user.status == UserStatus::Disabled {
             return Err(TokenError::Disabled);
         }
-        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_id = $1")
-            .bind(&info.token_id)
-            .bind(now)
-            .execute(self.store.pool())
-            .await?;
+        // Recorded at most once a minute: a script's burst of requests
+        // costs one write, not one each (a write serialises on SQLite).
+        if info
+            .last_used_at
+            .is_none_or(|t| now - t >= TOKEN_TOUCH_INTERVAL_MICROS)
+        {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_id = $1")
+                .bind(&info.token_id)
+                .bind(now)
+                .execute(self.store.pool())
+                .await?;
+        }
         Ok((
             user,
             TokenInfo {
@@ -1568,6 +1577,18 @@ mod store_tests {
         let (u, t) = id.authenticate_token(&plain, T0 + 1).await.unwrap();
         assert_eq!(u.username, "alice");
         assert_eq!(t.last_used_at, Some(T0 + 1));
+        // Use is recorded at most once a minute.
+        let stored = || async {
+            sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at FROM api_tokens")
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        };
+        id.authenticate_token(&plain, T0 + 2).await.unwrap();
+        assert_eq!(stored().await, Some(T0 + 1));
+        let later = T0 + 1 + TOKEN_TOUCH_INTERVAL_MICROS;
+        id.authenticate_token(&plain, later).await.unwrap();
+        assert_eq!(stored().await, Some(later));
         assert!(matches!(
             id.authenticate_token(&format!("{plain}0"), T0).await,
             Err(TokenError::Invalid)

@@ -455,6 +455,8 @@ pub async fn insert(store: &Store, org: &Org) -> Result<(), OrgError> {
         }
         return Err(e.into());
     }
+    // Data scopes resolve against the tree: every host reloads it.
+    crate::policy::bump_version(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

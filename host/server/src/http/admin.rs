@@ -236,3 +236,73 @@ pub async fn verify_audit(
         "head": head.to_string(),
     })))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrg {
+    pub org_id: String,
+    /// The org's code in the group's code set (defaults to the id).
+    #[serde(default)]
+    pub code: Option<String>,
+    pub name: String,
+    pub parent_id: String,
+    /// secondary-unit, county-company, supply-station or department.
+    pub kind: String,
+}
+
+/// Add an org under an existing one. Every host reloads the tree (data
+/// scopes resolve against it).
+#[utoipa::path(post, path = "/api/v1/orgs", request_body = NewOrg,
+    responses((status = 201, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<NewOrg>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    use zhiyun_authz::org::{Org, OrgError, OrgKind};
+    let kind = OrgKind::parse(&req.kind).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "kind must be secondary-unit, county-company, supply-station or department, got `{}`",
+            req.kind
+        ))
+    })?;
+    let org = Org {
+        id: req.org_id.trim().to_string(),
+        code: req
+            .code
+            .as_deref()
+            .unwrap_or(&req.org_id)
+            .trim()
+            .to_string(),
+        name: req.name.trim().to_string(),
+        parent_id: Some(req.parent_id.trim().to_string()),
+        kind,
+    };
+    zhiyun_authz::org::insert(&state.store, &org)
+        .await
+        .map_err(|e| match e {
+            OrgError::Store(_) => ApiError::internal(e.to_string()),
+            OrgError::DuplicateId(_) | OrgError::DuplicateCode(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            _ => ApiError::bad_request(e.to_string()),
+        })?;
+    state.policy_changed().await;
+    state
+        .audit(
+            &caller.username,
+            &caller.org_id,
+            "org.create",
+            &format!("org/{}", org.id),
+            AuditOutcome::Ok,
+            json!({ "parent_id": org.parent_id, "name": org.name, "kind": req.kind }),
+        )
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "org_id": org.id, "code": org.code, "name": org.name,
+                     "parent_id": org.parent_id, "kind": req.kind }),
+        ),
+    ))
+}

@@ -460,16 +460,26 @@ pub async fn register_key(
 pub struct AuditQuery {
     /// Only entries by this actor.
     pub actor: Option<String>,
-    /// Only this action, e.g. `login.failure`, `app.approve`.
+    /// Only this action, e.g. `login.failure`, `data.access`, `export`.
     pub action: Option<String>,
+    /// Only targets starting with this, e.g. `app:fund-position`, `dataset/`.
+    pub target: Option<String>,
+    /// ok, denied or error.
+    pub outcome: Option<String>,
+    /// Entries at or after this time (µs since the epoch, UTC).
+    pub from: Option<i64>,
+    /// Entries before this time (µs since the epoch, UTC).
+    pub to: Option<i64>,
+    /// `newest` (default) or `oldest` first.
+    pub order: Option<String>,
     /// Continue after this seq (the last seq of the previous page).
     pub after_seq: Option<i64>,
     /// At most this many entries (1–1000, default 100).
     pub limit: Option<u32>,
 }
 
-/// The audit log, newest first, with filters. Interim: admins read it;
-/// with the identity issue only the audit admin (审计管理员) will.
+/// The audit log with filters — for the audit admin (审计管理员) only
+/// (三员分立: the system and security admins cannot read it).
 #[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery),
     responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn audit_log(
@@ -486,12 +496,39 @@ pub async fn audit_log(
     if q.limit.is_some_and(|l| l == 0 || l > 1000) {
         return Err(ApiError::bad_request("limit must be between 1 and 1000"));
     }
+    let outcome = q
+        .outcome
+        .as_deref()
+        .map(|o| {
+            AuditOutcome::parse(o).ok_or_else(|| {
+                ApiError::bad_request(format!("outcome must be ok, denied or error, got `{o}`"))
+            })
+        })
+        .transpose()?;
+    let order = match q.order.as_deref() {
+        None | Some("newest") => zhiyun_authz::audit::Order::NewestFirst,
+        Some("oldest") => zhiyun_authz::audit::Order::OldestFirst,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "order must be newest or oldest, got `{other}`"
+            )));
+        }
+    };
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && from >= to
+    {
+        return Err(ApiError::bad_request("from must be before to"));
+    }
     let filter = zhiyun_authz::AuditFilter {
         actor: q.actor,
         action,
+        target_prefix: q.target,
+        outcome,
+        from: q.from,
+        to: q.to,
         after_seq: q.after_seq,
         limit: q.limit,
-        ..Default::default()
+        order,
     };
     let entries = state
         .audit

@@ -136,6 +136,7 @@ impl AppState {
         changes::withdraw,
         admin::users,
         admin::create_user,
+        admin::create_org,
         admin::set_status,
         admin::roles,
         admin::menus,
@@ -212,7 +213,7 @@ pub fn router(state: AppState) -> Router {
             get(account::list_tokens).post(account::create_token),
         )
         .route("/tokens/{id}/revoke", post(account::revoke_token))
-        .route("/orgs", get(account::orgs))
+        .route("/orgs", get(account::orgs).post(admin::create_org))
         .route("/packages", post(apps::submit))
         .route("/keys", post(apps::register_key))
         .route("/reviews", get(apps::pending))

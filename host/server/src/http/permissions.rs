@@ -164,6 +164,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("POST", "/api/v1/changes/{id}/reject", LoggedIn, ADMIN),
     ep("POST", "/api/v1/changes/{id}/withdraw", LoggedIn, ADMIN),
     // Administration
+    ep("POST", "/api/v1/orgs", Action("org.manage"), ADMIN),
     ep("GET", "/api/v1/users", Action("user.read"), READ),
     ep("POST", "/api/v1/users", Action("user.manage"), ADMIN),
     ep(
