@@ -47,6 +47,20 @@ async fn authentication(server: &Server) {
         .login_with("user.330101", demo_password("user.330101"))
         .await;
     assert_eq!(a.code(), "locked", "{}", a.body);
+    // The system admin unlocks it (re-activating the account).
+    let sysadmin = api.login("sysadmin").await;
+    let a = api
+        .post(
+            &sysadmin,
+            "/api/v1/users/user.330101/status",
+            json!({"status": "active"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
+    let a = api
+        .login_with("user.330101", demo_password("user.330101"))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 
     // The session cookie.
     let a = api
@@ -200,7 +214,6 @@ async fn authentication(server: &Server) {
     assert_eq!(a.code(), "token-revoked");
 
     // Disabling an account ends its sessions and stops its tokens.
-    let sysadmin = api.login("sysadmin").await;
     let victim = api.login("user.3302").await;
     let a = api
         .post(

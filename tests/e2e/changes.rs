@@ -140,6 +140,15 @@ async fn four_eyes(server: &Server) {
     let id = listing.body[0]["id"].as_i64().unwrap();
     assert_eq!(listing.body[0]["payload"]["app_id"], "fund-position");
     self_review_is_refused(&api, &developer, id).await;
+    // A listing is not withdrawn (its version would wait forever).
+    let a = api
+        .post(
+            &developer,
+            &format!("/api/v1/changes/{id}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     let a = api
         .post(
             &developer,

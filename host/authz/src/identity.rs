@@ -561,12 +561,19 @@ impl Identity {
     pub async fn set_status(&self, username: &str, status: UserStatus, now: i64) -> Result<()> {
         let mut tx = self.store.begin_write().await?;
         policy::bump_version(&mut tx).await?;
-        let done = sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE username = $1")
-            .bind(username)
-            .bind(status.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        // (Re-)activating also lifts a lockout: it is how an administrator
+        // unlocks an account before the lockout runs out.
+        let done = sqlx::query(
+            "UPDATE users SET status = $2, updated_at = $3, \
+               failed_attempts = CASE WHEN $2 = 'active' THEN 0 ELSE failed_attempts END, \
+               locked_until = CASE WHEN $2 = 'active' THEN NULL ELSE locked_until END \
+             WHERE username = $1",
+        )
+        .bind(username)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(IdentityError::NotFound(format!("user `{username}`")));
         }

@@ -245,11 +245,13 @@ pub async fn serve(
     }
     let audit_writer = state.audit_writer.clone();
     let policy_sync = state.policy_sync.clone();
+    let purge = tokio::spawn(purge_sessions(state.auth.sessions.clone()));
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed")?;
     policy_sync.abort();
+    purge.abort();
     // The router (and with it every sender of the audit sink) is gone: the
     // writer drains what is queued and ends.
     let writer = audit_writer
@@ -265,6 +267,20 @@ pub async fn serve(
     }
     tracing::info!("zhiyun stopped");
     Ok(())
+}
+
+/// Deletes sessions that ended more than a day ago, hourly (any host may;
+/// the delete is idempotent).
+async fn purge_sessions(sessions: zhiyun_authz::Sessions) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match sessions.purge(zhiyun_store::now_micros()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not purge ended sessions"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -542,5 +542,172 @@ pub fn run(calls: usize) -> anyhow::Result<()> {
         "goal p50 ≤ 20 µs (with UserCtx): {p50:.2} µs → {}",
         if p50 <= 20.0 { "met" } else { "NOT met" }
     );
+    policy_at_scale(&world, &sample, &mut rng)
+}
+
+// ---- the casbin policy at the same scale -------------------------------------
+
+/// Menu directories and the apps placed on them (5 per directory).
+const MENU_DIRS: usize = 10;
+const APPS_PER_DIR: usize = 5;
+
+/// Writes the world into a fresh SQLite platform store (orgs, custom roles,
+/// users, posts, a menu tree with apps and the roles that see it, actions
+/// for the custom roles), loads [`Policy`] from it and times its decisions
+/// for the same (user, app) sample: `can_use_app` and `allows_action`,
+/// first (casbin evaluates) and again (the per-version decision cache).
+fn policy_at_scale(
+    world: &World,
+    sample: &[(usize, usize)],
+    rng: &mut SplitMix64,
+) -> anyhow::Result<()> {
+    use zhiyun_authz::Policy;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let dir = tempfile::tempdir()?;
+    let custom: Vec<&RoleDef> = world
+        .roles
+        .values()
+        .filter(|r| r.role.builtin_name().is_none())
+        .collect();
+    let mut role_ids: Vec<&str> = world.roles.keys().map(String::as_str).collect();
+    role_ids.sort_unstable();
+    let app_ids: Vec<String> = (0..MENU_DIRS * APPS_PER_DIR)
+        .map(|i| format!("app-{i:02}"))
+        .collect();
+    let actions: Vec<&str> = zhiyun_authz::policy::ACTIONS
+        .iter()
+        .map(|(a, _)| *a)
+        .collect();
+
+    let (load, rules) = runtime.block_on(async {
+        let store = zhiyun_store::Store::open_sqlite(dir.path()).await?;
+        let mut tx = store.begin_write().await?;
+        for o in world.tree.iter() {
+            sqlx::query(
+                "INSERT INTO orgs (org_id, code, name, parent_id, kind, created_at) VALUES ($1, $1, $2, $3, $4, 0)",
+            )
+            .bind(o.id())
+            .bind(o.name())
+            .bind(o.parent().map(|p| p.id().to_string()))
+            .bind(o.kind().as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for r in &custom {
+            sqlx::query(
+                "INSERT INTO roles (role_id, name, builtin, data_scope, max_sensitivity, created_at) VALUES ($1, $1, 0, $2, $3, 0)",
+            )
+            .bind(r.role.id())
+            .bind(r.data_scope.to_json())
+            .bind(r.max_sensitivity.as_str())
+            .execute(&mut *tx)
+            .await?;
+            for _ in 0..1 + rng.below(3) {
+                let action = actions[rng.below(actions.len() as u64) as usize];
+                sqlx::query("INSERT INTO role_actions (role_id, action) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(r.role.id())
+                    .bind(action)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for u in &world.users {
+            sqlx::query(
+                "INSERT INTO users (username, display_name, org_id, status, password_hash, created_at, updated_at) VALUES ($1, $1, $2, 'active', '-', 0, 0)",
+            )
+            .bind(&u.username)
+            .bind(&u.org_id)
+            .execute(&mut *tx)
+            .await?;
+            for p in &u.posts {
+                sqlx::query(
+                    "INSERT INTO posts (username, role_id, org_id, data_scope, granted_by, granted_at) VALUES ($1, $2, $3, $4, 'bench', 0) ON CONFLICT DO NOTHING",
+                )
+                .bind(&u.username)
+                .bind(&p.role_id)
+                .bind(&p.org_id)
+                .bind(p.scope.as_ref().map(DataScope::to_json))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for d in 0..MENU_DIRS {
+            let dir_id = format!("dir-{d}");
+            sqlx::query("INSERT INTO menus (menu_id, title, created_at, updated_at) VALUES ($1, $1, 0, 0)")
+                .bind(&dir_id)
+                .execute(&mut *tx)
+                .await?;
+            for (i, app) in app_ids[d * APPS_PER_DIR..(d + 1) * APPS_PER_DIR].iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO menus (menu_id, parent_id, title, app_id, sort_order, created_at, updated_at) VALUES ($1, $2, $1, $3, $4, 0, 0)",
+                )
+                .bind(format!("{dir_id}.{app}"))
+                .bind(&dir_id)
+                .bind(app)
+                .bind(i as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // Each directory is seen by 10 roles drawn at random.
+            for _ in 0..10 {
+                let role = role_ids[rng.below(role_ids.len() as u64) as usize];
+                sqlx::query("INSERT INTO menu_roles (menu_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(&dir_id)
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        zhiyun_authz::policy::bump_version(&mut tx).await?;
+        tx.commit().await?;
+        let rules: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM role_actions) + (SELECT COUNT(*) FROM menu_roles) + (SELECT COUNT(*) FROM menus)",
+        )
+        .fetch_one(store.pool())
+        .await?;
+        let t = Instant::now();
+        let policy = Policy::load(store).await?;
+        anyhow::Ok((t.elapsed(), (policy, rules)))
+    })?;
+    let (policy, rules) = rules;
+    println!(
+        "casbin policy over a SQLite store of the same world ({rules} stored rows: posts, role actions, {} menu entries with {} apps, their roles): Policy::load {:.1} ms",
+        MENU_DIRS * (APPS_PER_DIR + 1),
+        app_ids.len(),
+        load.as_secs_f64() * 1e3,
+    );
+    let time = |f: &dyn Fn(usize, usize) -> bool| {
+        let mut times = Vec::with_capacity(sample.len());
+        let mut allowed = 0usize;
+        for &(u, a) in sample {
+            let t = Instant::now();
+            allowed += usize::from(black_box(f(u, a)));
+            times.push(t.elapsed());
+        }
+        times.sort();
+        (times, allowed)
+    };
+    let users = &world.users;
+    let use_app = |u: usize, a: usize| {
+        policy.can_use_app(&users[u].username, &app_ids[(u * 31 + a) % app_ids.len()])
+    };
+    let action = |u: usize, a: usize| {
+        policy.allows_action(&users[u].username, actions[(u + a) % actions.len()])
+    };
+    for (what, f) in [
+        ("can_use_app", &use_app as &dyn Fn(usize, usize) -> bool),
+        ("allows_action", &action),
+    ] {
+        let (first, allowed) = time(f);
+        let (again, _) = time(f);
+        println!(
+            "{what}: first decision (casbin) {}; repeated (cached) {} — {allowed} of {} allowed",
+            p50_p99(&first),
+            p50_p99(&again),
+            sample.len()
+        );
+    }
     Ok(())
 }

@@ -161,7 +161,7 @@ pub async fn me(caller: Caller) -> Json<Caller> {
 }
 
 /// The caller's menu tree: the entries their roles are granted (with their
-/// ancestors, for navigation), app entries only for apps that are live.
+/// ancestors, for navigation); app entries only for apps that are live.
 #[utoipa::path(get, path = "/api/v1/me/menus", responses((status = 200, body = serde_json::Value)))]
 pub async fn my_menus(
     State(state): State<AppState>,
@@ -185,15 +185,13 @@ pub async fn my_menus(
     Ok(Json(json!(menus)))
 }
 
-/// Drops app entries whose app is not live, then directories left empty.
+/// Drops app entries whose app is not live. Directories stay, empty ones
+/// too (the portal's own pages — 系统管理, 审计 — hang there).
 fn prune_menus(nodes: &mut Vec<zhiyun_authz::MenuNode>, live: &dyn Fn(&str) -> bool) {
     for n in nodes.iter_mut() {
         prune_menus(&mut n.children, live);
     }
-    nodes.retain(|n| match &n.app_id {
-        Some(app) => live(app),
-        None => !n.children.is_empty(),
-    });
+    nodes.retain(|n| n.app_id.as_deref().is_none_or(live));
 }
 
 #[derive(Deserialize, ToSchema)]

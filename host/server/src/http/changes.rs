@@ -158,7 +158,10 @@ pub async fn create(
         // also its developers (`app.submit`).
         ChangeKind::DatasetAccess(access) => match &access.applicant {
             Applicant::User { username } if *username == caller.username => may(action),
-            Applicant::App { .. } => may("change.create.role") || may("app.submit"),
+            Applicant::App { app_id } => {
+                may("change.create.role")
+                    || (may("app.submit") && own_app(&state, &caller, app_id).await?)
+            }
             _ => may("change.create.role"),
         },
         _ => may(action),
@@ -180,6 +183,18 @@ pub async fn create(
         .await
         .map_err(change_error)?;
     Ok((StatusCode::CREATED, Json(json!(request))))
+}
+
+/// Whether `app_id` belongs to the caller's department (a developer
+/// applies for data for their own department's apps only).
+async fn own_app(state: &AppState, caller: &Caller, app_id: &str) -> ApiResult<bool> {
+    Ok(state
+        .apps
+        .registry
+        .apps()
+        .await?
+        .iter()
+        .any(|a| a.app_id == app_id && a.department == caller.department))
 }
 
 async fn visible_request(state: &AppState, caller: &Caller, id: i64) -> ApiResult<ChangeRequest> {
@@ -278,7 +293,13 @@ pub async fn withdraw(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    visible_request(&state, &caller, id).await?;
+    let request = visible_request(&state, &caller, id).await?;
+    if request.change.name() == ChangeKindName::AppListing {
+        // The version would stay `submitted` with nothing to review it.
+        return Err(ApiError::bad_request(
+            "a submitted app version cannot be withdrawn; ask a reviewer to reject it",
+        ));
+    }
     let request = state
         .changes
         .withdraw(id, &caller.username)
