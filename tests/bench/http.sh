@@ -63,7 +63,7 @@ sys_csrf=$(login sysadmin 'Sys#Admin2026')
 sec_csrf=$(login secadmin 'Sec#Admin2026')
 change=$(as sysadmin "$sys_csrf" POST /api/v1/changes \
   '{"kind":"menu-change","payload":{"op":"add","menu_id":"finance.trivial","parent_id":"finance","title":"trivial","app_id":"trivial"}}' \
-  | sed 's/^{"id":\([0-9]*\).*/\1/')
+  | sed 's/.*"id":\([0-9]*\),.*/\1/')
 as secadmin "$sec_csrf" POST "/api/v1/changes/$change/approve" '{}' >/dev/null
 # The business user's personal API token, scope launch.
 user_csrf=$(login user.3301 'Biz#East2026')

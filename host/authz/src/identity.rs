@@ -948,6 +948,9 @@ impl Identity {
         actor: &str,
         now: i64,
     ) -> Result<bool, TokenError> {
+        // The version moves too: hosts that cache token checks drop them.
+        let mut tx = self.store.begin_write().await?;
+        policy::bump_version(&mut tx).await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $2, revoked_by = $3 \
              WHERE token_id = $1 AND revoked_at IS NULL",
@@ -955,11 +958,13 @@ impl Identity {
         .bind(token_id)
         .bind(now)
         .bind(actor)
-        .execute(self.store.pool())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
+            tx.commit().await?;
             return Ok(true);
         }
+        drop(tx);
         self.token(token_id).await.map(|_| false)
     }
 

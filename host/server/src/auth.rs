@@ -78,7 +78,29 @@ pub struct Auth {
     /// Mark the session cookie `Secure` (set when served over TLS).
     pub cookie_secure: bool,
     profiles: Arc<RwLock<ProfileCache>>,
+    tokens: Arc<std::sync::Mutex<HashMap<[u8; 32], CachedToken>>>,
 }
+
+/// An API token this host checked recently. Scripts send the same token
+/// many times a second; each check is two store reads. A cached check is
+/// reused for [`TOKEN_CACHE_MICROS`] at most and only while the policy
+/// version is unchanged — disabling a user or revoking a token bumps it, so
+/// every host drops its cache within the policy sync interval (and the
+/// revoking host at once).
+#[derive(Debug, Clone)]
+struct CachedToken {
+    username: String,
+    token_id: String,
+    scopes: Vec<String>,
+    expires_at: i64,
+    checked_at: i64,
+    policy_version: i64,
+}
+
+/// How long a token check is reused.
+const TOKEN_CACHE_MICROS: i64 = 10 * 1_000_000;
+/// Tokens remembered at most (the cache is cleared when full).
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
 
 /// Profiles by username, valid for one policy version.
 type ProfileCache = (i64, HashMap<String, Arc<Profile>>);
@@ -107,7 +129,55 @@ impl Auth {
             policy,
             cookie_secure,
             profiles: Arc::new(RwLock::new((0, HashMap::new()))),
+            tokens: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Checks an API token, from the recent-checks cache when it may.
+    async fn check_token(&self, token: &str, now: i64) -> Result<CachedToken, ApiError> {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let version = self.policy.version();
+        let cached = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(c) = cached
+            && c.policy_version == version
+            && now - c.checked_at < TOKEN_CACHE_MICROS
+            && now < c.expires_at
+        {
+            return Ok(c);
+        }
+        let (user, info) = self
+            .identity
+            .authenticate_token(token, now)
+            .await
+            .map_err(token_error)?;
+        let checked = CachedToken {
+            username: user.username,
+            token_id: info.token_id,
+            scopes: info.scopes,
+            expires_at: info.expires_at,
+            checked_at: now,
+            policy_version: version,
+        };
+        let mut cache = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= TOKEN_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, checked.clone());
+        Ok(checked)
+    }
+
+    /// Forgets a revoked token's cached check on this host.
+    pub fn forget_token(&self, token_id: &str) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, c| c.token_id != token_id);
     }
 
     /// The caller of a request: by bearer token if there is an
@@ -128,16 +198,12 @@ impl Auth {
                 .ok_or_else(|| {
                     ApiError::unauthorized("the Authorization header must be `Bearer <API token>`")
                 })?;
-            let (user, info) = self
-                .identity
-                .authenticate_token(token, now)
-                .await
-                .map_err(token_error)?;
+            let checked = self.check_token(token, now).await?;
             let credential = Credential::Token {
-                token_id: info.token_id,
-                scopes: info.scopes,
+                token_id: checked.token_id,
+                scopes: checked.scopes,
             };
-            return self.caller(&user.username, credential).await;
+            return self.caller(&checked.username, credential).await;
         }
         let Some(id) = session_cookie(headers) else {
             return Err(ApiError::new(

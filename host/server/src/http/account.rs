@@ -322,6 +322,9 @@ pub async fn revoke_token(
         .revoke_token(&id, &caller.username, now_micros())
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
+    state.auth.forget_token(&id);
+    // Other hosts drop their cached checks when the version moves.
+    state.policy_changed().await;
     state
         .audit(
             &caller.username,
