@@ -278,6 +278,34 @@ impl Api {
         .await;
     }
 
+    /// Publishes fund-position 0.1.0 the way the product does it: the
+    /// security admin registers a 财务部 key (`key_id`), the developer
+    /// submits, the reviewer approves.
+    pub async fn publish_fund_position(&self, key_id: &str) {
+        let secadmin = self.login("secadmin").await;
+        let developer = self.login("dev.cw").await;
+        let reviewer = self.login("reviewer").await;
+        let (key, public) = department_key(key_id);
+        self.register_key(&secadmin, &key, public).await;
+        let a = self
+            .post_raw(
+                &developer,
+                "/api/v1/packages",
+                "application/octet-stream",
+                fund_position_package("0.1.0", &key),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        let a = self
+            .post(
+                &reviewer,
+                "/api/v1/apps/fund-position/versions/0.1.0/approve",
+                json!({}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+
     /// Files a change request as `author` and approves it as `reviewer`.
     pub async fn change(&self, author: &str, reviewer: &str, change: Value) -> Value {
         let a = self.post(author, "/api/v1/changes", change).await;

@@ -43,28 +43,7 @@ fn accounts(table: &Value) -> Vec<String> {
 
 async fn isolation(server: &Server) {
     let api = Api::new(&server.base);
-    let secadmin = api.login("secadmin").await;
-    let reviewer = api.login("reviewer").await;
-    let developer = api.login("dev.cw").await;
-    let (key, public) = department_key("caiwu-isolation");
-    api.register_key(&secadmin, &key, public).await;
-    let a = api
-        .post_raw(
-            &developer,
-            "/api/v1/packages",
-            "application/octet-stream",
-            fund_position_package("0.1.0", &key),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-    let a = api
-        .post(
-            &reviewer,
-            "/api/v1/apps/fund-position/versions/0.1.0/approve",
-            json!({}),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    api.publish_fund_position("caiwu-isolation").await;
 
     let user = api.login("user.3301").await;
     let leader = api.login("leader.3301").await;

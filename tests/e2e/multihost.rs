@@ -85,27 +85,7 @@ async fn two_hosts_share_sessions_policy_and_app_state() {
 
     // An app published through A launches on B; suspended on A, it is
     // refused on B at the next launch.
-    let developer = a.login("dev.cw").await;
-    let reviewer = a.login("reviewer").await;
-    let (key, public) = department_key("caiwu-multihost");
-    a.register_key(&secadmin, &key, public).await;
-    let r = a
-        .post_raw(
-            &developer,
-            "/api/v1/packages",
-            "application/octet-stream",
-            fund_position_package("0.1.0", &key),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = a
-        .post(
-            &reviewer,
-            "/api/v1/apps/fund-position/versions/0.1.0/approve",
-            json!({}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    a.publish_fund_position("caiwu-multihost").await;
     eventually("the published app and its grant", || async {
         b.post(&user, "/api/v1/apps/fund-position/launch", json!({}))
             .await
