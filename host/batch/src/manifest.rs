@@ -211,7 +211,10 @@ impl Manifest {
                     ));
                 }
                 if !cols.insert(c.name.as_str()) {
-                    return Err(format!("table {}: column {:?} is listed twice", t.name, c.name));
+                    return Err(format!(
+                        "table {}: column {:?} is listed twice",
+                        t.name, c.name
+                    ));
                 }
             }
             for k in t
@@ -255,10 +258,12 @@ impl TableManifest {
     }
 }
 
-/// Lowercase ASCII snake case starting with a letter: safe to use as an SQL identifier.
+/// Lowercase ASCII snake case starting with a letter, at most 56 bytes: safe
+/// as an SQL identifier, and short enough that a layer prefix (`ods_`) and a
+/// suffix stay within PostgreSQL's 63-byte limit.
 pub fn is_snake_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some('a'..='z'))
-        && s.len() <= 60
+        && s.len() <= 56
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }

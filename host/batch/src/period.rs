@@ -48,7 +48,14 @@ fn parse_date_parts(value: &str) -> Option<(u32, u32, Option<u32>)> {
         [y, m] if digits(y) && digits(m) && y.len() == 4 && m.len() <= 2 => {
             (y.parse().ok()?, m.parse().ok()?, None)
         }
-        [y, m, d] if digits(y) && digits(m) && digits(d) && y.len() == 4 && m.len() <= 2 && d.len() <= 2 => {
+        [y, m, d]
+            if digits(y)
+                && digits(m)
+                && digits(d)
+                && y.len() == 4
+                && m.len() <= 2
+                && d.len() <= 2 =>
+        {
             (y.parse().ok()?, m.parse().ok()?, Some(d.parse().ok()?))
         }
         _ => return None,

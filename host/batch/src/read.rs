@@ -45,7 +45,9 @@ pub enum ReadError {
 #[derive(Debug)]
 pub enum Step {
     /// A record; its values are in the caller's buffer, in header order.
-    Record { line: u64 },
+    Record {
+        line: u64,
+    },
     Bad(BadLine),
     End,
 }
@@ -75,10 +77,9 @@ impl RowReader {
             source,
         })?;
         let raw: Box<dyn Read + Send> = match format {
-            FileFormat::CsvGz => Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-                1 << 16,
-                file,
-            ))),
+            FileFormat::CsvGz => {
+                Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)))
+            }
             FileFormat::Csv | FileFormat::Jsonl => Box::new(file),
         };
         match format {
@@ -274,7 +275,8 @@ fn join_record(record: &csv::ByteRecord) -> Vec<u8> {
 
 fn shown(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(RAW_SHOWN)];
-    String::from_utf8_lossy(cut).trim_end().to_owned()
+    // NUL cannot be stored in a PostgreSQL text column; show it escaped.
+    String::from_utf8_lossy(cut).trim_end().replace('\0', "\\0")
 }
 
 /// Says what the bytes probably are when they are not UTF-8.
@@ -324,7 +326,10 @@ impl<'de> serde::Deserialize<'de> for OrderedObject {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object whose values are strings or null")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OrderedObject, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedObject, A::Error> {
                 let mut out = Vec::new();
                 while let Some((k, v)) = map.next_entry::<String, Option<String>>()? {
                     out.push((k, v.unwrap_or_default()));

@@ -117,7 +117,11 @@ impl TableWriter {
     /// Counts a record in the manifest but writes `raw` (a damaged line, which
     /// must end with a newline) in its place: the source meant to send the
     /// record and the transfer broke it.
-    pub fn write_damaged<S: AsRef<str>>(&mut self, intended: &[S], raw: &[u8]) -> std::io::Result<()> {
+    pub fn write_damaged<S: AsRef<str>>(
+        &mut self,
+        intended: &[S],
+        raw: &[u8],
+    ) -> std::io::Result<()> {
         self.count(intended);
         self.sink.write_all(raw)
     }
@@ -291,12 +295,25 @@ mod tests {
             assert_eq!(
                 m.money_sums,
                 vec![
-                    MoneySum { column: "amount".into(), period: "202403".into(), org: "3301".into(), fen: 10750 },
-                    MoneySum { column: "amount".into(), period: "202404".into(), org: "3302".into(), fen: -5 },
+                    MoneySum {
+                        column: "amount".into(),
+                        period: "202403".into(),
+                        org: "3301".into(),
+                        fen: 10750
+                    },
+                    MoneySum {
+                        column: "amount".into(),
+                        period: "202404".into(),
+                        org: "3302".into(),
+                        fen: -5
+                    },
                 ]
             );
             let mut r = RowReader::open(&dir.path().join(&m.file), format).unwrap();
-            assert_eq!(r.header(), ["pay_id", "org_id", "pay_date", "amount", "payee"]);
+            assert_eq!(
+                r.header(),
+                ["pay_id", "org_id", "pay_date", "amount", "payee"]
+            );
             let mut values = Vec::new();
             let mut sum = Checksum::default();
             let mut read = Vec::new();
@@ -310,7 +327,11 @@ mod tests {
                     Step::End => break,
                 }
             }
-            assert_eq!(read, rows.map(|r| r.map(str::to_owned).to_vec()).to_vec(), "{format:?}");
+            assert_eq!(
+                read,
+                rows.map(|r| r.map(str::to_owned).to_vec()).to_vec(),
+                "{format:?}"
+            );
             assert_eq!(sum.hex(), m.checksum);
         }
     }
@@ -336,8 +357,16 @@ mod tests {
         }
         assert_eq!(seen[0], "2:ok");
         assert_eq!(seen[1], "3:1 fields, the header has 2");
-        assert!(seen[2].starts_with("4:column 2 (b) is not valid UTF-8: the bytes read as GBK"), "{}", seen[2]);
-        assert!(seen[3].starts_with("5:column 2 (b) is not valid UTF-8"), "{}", seen[3]);
+        assert!(
+            seen[2].starts_with("4:column 2 (b) is not valid UTF-8: the bytes read as GBK"),
+            "{}",
+            seen[2]
+        );
+        assert!(
+            seen[3].starts_with("5:column 2 (b) is not valid UTF-8"),
+            "{}",
+            seen[3]
+        );
         assert_eq!(seen[4], "6:ok");
     }
 
@@ -346,8 +375,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = TableWriter::create(dir.path(), spec(), FileFormat::CsvGz).unwrap();
         for i in 0..20_000 {
-            w.write_row(&[format!("P{i}"), "3301".into(), "2024-03-05".into(), "1.00".into(), "x".repeat(i % 50)])
-                .unwrap();
+            w.write_row(&[
+                format!("P{i}"),
+                "3301".into(),
+                "2024-03-05".into(),
+                "1.00".into(),
+                "x".repeat(i % 50),
+            ])
+            .unwrap();
         }
         let m = w.finish().unwrap();
         let path = dir.path().join(&m.file);
@@ -363,7 +398,10 @@ mod tests {
             }
         };
         let text = err.to_string();
-        assert!(text.contains("t.csv.gz") || text.contains("payment.csv.gz"), "{text}");
+        assert!(
+            text.contains("t.csv.gz") || text.contains("payment.csv.gz"),
+            "{text}"
+        );
         assert!(text.contains("after line"), "{text}");
     }
 }
