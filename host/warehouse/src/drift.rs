@@ -187,9 +187,8 @@ pub async fn prepare_ods_table(
 /// The drift recorded for one table of one batch (also by an earlier,
 /// interrupted run of the same load).
 pub async fn recorded(db: &Db, batch_id: &str, table: &str) -> Result<Vec<Drift>, sqlx::Error> {
-    let rows: Vec<(String, String, String)> =
-        on_db!(db, |pool| {
-            sqlx::query_as(
+    let rows: Vec<(String, String, String)> = on_db!(db, |pool| {
+        sqlx::query_as(
         "SELECT column_name, kind, detail FROM zw_drift WHERE batch_id = $1 AND table_name = $2 \
          ORDER BY kind, column_name"
     )
@@ -197,7 +196,7 @@ pub async fn recorded(db: &Db, batch_id: &str, table: &str) -> Result<Vec<Drift>
     .bind(table)
     .fetch_all(pool)
     .await
-        })?;
+    })?;
     Ok(rows
         .into_iter()
         .map(|(column, kind, detail)| Drift {

@@ -11,9 +11,13 @@
 //! Bookkeeping tables are prefixed `zw_`; see [`db`] for their columns.
 
 pub mod bulk;
+pub mod catalog;
+pub mod clean;
 pub mod db;
 pub mod drift;
+pub mod live;
 pub mod ods;
+pub mod reconcile;
 
 pub use db::{Db, DbError};
 pub use ods::{LoadEvent, LoadOptions, LoadReport, TableOutcome, TableStatus, load_batch};
