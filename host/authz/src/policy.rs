@@ -131,6 +131,9 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("change.review.app", "审批应用上架与版本升级"),
     ("data.export", "导出数据"),
     ("dataset.apply", "提交数据申请"),
+    ("warehouse.load", "数据回流：加载批次、回流验证"),
+    ("catalog.read", "查看数据目录"),
+    ("catalog.classify", "确认字段敏感级别"),
 ];
 
 /// The deepest a menu entry may sit (a top-level entry is at depth 1): the

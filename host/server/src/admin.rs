@@ -96,7 +96,7 @@ pub fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<
         .block_on(f)
 }
 
-pub fn block_on_multi<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+pub fn block_on_multi<T, F: Future<Output = anyhow::Result<T>>>(f: F) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

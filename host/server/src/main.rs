@@ -14,6 +14,7 @@ mod auth;
 mod authoring;
 mod bench;
 mod client;
+mod data_cmd;
 mod demo;
 mod governed;
 mod http;
@@ -23,6 +24,7 @@ mod params;
 mod serve;
 mod service;
 mod text_view;
+mod warehouse;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,6 +58,13 @@ enum Command {
     /// Verify the hash chain of the audit log (审计日志) in the store.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Load a backflow batch (回流批次) into the warehouse: ODS load (idempotent,
+    /// resumable), schema drift, quarantine, then reconciliation against the
+    /// manifest. Exit code 2 when some tables failed (the others load).
+    Ingest(data_cmd::IngestArgs),
+    /// Reconcile (回流验证) a loaded batch against its manifest again, down to
+    /// the missing, extra and changed keys.
+    Reconcile(data_cmd::ReconcileArgs),
     /// Measure the sandbox: launch latency, throughput, host calls, compute ratio, artifact cache
     /// (or, with --authz, the permission check).
     Bench(bench::BenchArgs),
@@ -139,6 +148,14 @@ enum AppCommand {
     },
 }
 
+/// For commands whose success has degrees (see `data_cmd::EXIT_PARTIAL`).
+fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
 fn main() -> ExitCode {
     // Logs go to stderr; ZHIYUN_LOG sets the filter (e.g. `debug`,
     // `zhiyun=debug,sqlx=info`), ZHIYUN_LOG_FORMAT=json gives one JSON object
@@ -194,6 +211,10 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => admin::block_on(admin::run(cmd)),
         Command::Audit(cmd) => admin::block_on(audit_cmd::run(cmd)),
         Command::Bench(args) => bench::run(args),
+        Command::Ingest(args) => return exit_code(admin::block_on_multi(data_cmd::ingest(args))),
+        Command::Reconcile(args) => {
+            return exit_code(admin::block_on_multi(data_cmd::reconcile(args)));
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,12 +46,22 @@ pub struct ServeArgs {
     /// on other hosts, in milliseconds [default: 1000].
     #[arg(long, env = "ZHIYUN_POLICY_SYNC_MS")]
     pub policy_sync_ms: Option<u64>,
+    /// The data warehouse: sqlite:<path> or postgres://…
+    /// [default: <data-dir>/warehouse.db, a file apart from the platform's].
+    #[arg(long, env = "ZHIYUN_WAREHOUSE_URL")]
+    pub warehouse_url: Option<String>,
+    /// The directory backflow batches are delivered to; `POST
+    /// /api/v1/warehouse/batches` loads a batch from it by name
+    /// [default: <data-dir>/inbox].
+    #[arg(long, env = "ZHIYUN_BATCH_INBOX")]
+    pub batch_inbox: Option<PathBuf>,
     /// Create the demo org tree, accounts, menus and dataset policies if
     /// they are missing (idempotent). For demos and tests, never production.
     #[arg(long, env = "ZHIYUN_SEED_DEMO")]
     pub seed_demo: bool,
     /// A TOML file with any of: listen, data_dir, database_url, max_concurrent,
-    /// cookie_secure, session_idle_minutes, session_max_hours, policy_sync_ms.
+    /// cookie_secure, session_idle_minutes, session_max_hours, policy_sync_ms,
+    /// warehouse_url, batch_inbox.
     /// Flags and environment variables override it.
     #[arg(long, env = "ZHIYUN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -68,6 +78,8 @@ struct FileConfig {
     session_idle_minutes: Option<u32>,
     session_max_hours: Option<u32>,
     policy_sync_ms: Option<u64>,
+    warehouse_url: Option<String>,
+    batch_inbox: Option<PathBuf>,
 }
 
 /// The effective configuration.
@@ -82,6 +94,8 @@ pub struct ServeConfig {
     pub session_max_hours: u32,
     pub policy_sync_ms: u64,
     pub seed_demo: bool,
+    pub warehouse_url: Option<String>,
+    pub batch_inbox: PathBuf,
 }
 
 impl ServeArgs {
@@ -95,15 +109,21 @@ impl ServeArgs {
             }
             None => FileConfig::default(),
         };
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(".zhiyun/data"));
         Ok(ServeConfig {
+            batch_inbox: self
+                .batch_inbox
+                .or(file.batch_inbox)
+                .unwrap_or_else(|| data_dir.join("inbox")),
+            warehouse_url: self.warehouse_url.or(file.warehouse_url),
             listen: self
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
-            data_dir: self
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(".zhiyun/data")),
+            data_dir,
             database_url: self.database_url.or(file.database_url),
             max_concurrent: self.max_concurrent.or(file.max_concurrent).unwrap_or(64),
             cookie_secure: self.cookie_secure || file.cookie_secure.unwrap_or(false),
@@ -194,6 +214,15 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         changes.clone(),
         metrics.clone(),
     );
+    let warehouse_db = match &config.warehouse_url {
+        Some(url) => zhiyun_warehouse::Db::open(url).await,
+        None => zhiyun_warehouse::Db::open_in(&config.data_dir).await,
+    }
+    .context("opening the data warehouse")?;
+    let warehouse = Arc::new(crate::warehouse::WarehouseService::new(
+        warehouse_db,
+        config.batch_inbox.clone(),
+    ));
     let policy_sync = policy.spawn_sync(std::time::Duration::from_millis(config.policy_sync_ms));
     Ok(AppState {
         apps: Arc::new(apps),
@@ -207,6 +236,7 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         audit_writer: Arc::new(std::sync::Mutex::new(Some(writer))),
         policy_sync: Arc::new(policy_sync),
         store,
+        warehouse,
     })
 }
 

@@ -390,6 +390,12 @@ const MIGRATIONS: &[MigrationFile] = &[
         sqlite: include_str!("../migrations/sqlite/0005_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0005_sessions.sql"),
     },
+    MigrationFile {
+        version: 6,
+        description: "warehouse actions",
+        sqlite: include_str!("../migrations/sqlite/0006_warehouse_actions.sql"),
+        postgres: include_str!("../migrations/postgres/0006_warehouse_actions.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod ops;
 pub mod permissions;
+pub mod warehouse;
 
 use crate::auth::Auth;
 use crate::metrics::Metrics;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub audit_writer: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// The task that reloads the policy when another host changed it.
     pub policy_sync: Arc<tokio::task::JoinHandle<()>>,
+    /// The data warehouse: batch loads, reconciliation, the catalog.
+    pub warehouse: Arc<crate::warehouse::WarehouseService>,
 }
 
 impl AppState {
@@ -134,6 +137,13 @@ impl AppState {
         changes::approve,
         changes::reject,
         changes::withdraw,
+        warehouse::start_load,
+        warehouse::job,
+        warehouse::batches,
+        warehouse::batch_tables,
+        warehouse::reconcile,
+        warehouse::reconciliation,
+        warehouse::quarantine,
         admin::users,
         admin::create_user,
         admin::create_org,
@@ -240,6 +250,27 @@ pub fn router(state: AppState) -> Router {
         .route("/menus", get(admin::menus))
         .route("/datasets", get(data::datasets))
         .route("/datasets/{name}/rows", get(data::rows))
+        .route(
+            "/warehouse/batches",
+            get(warehouse::batches).post(warehouse::start_load),
+        )
+        .route("/warehouse/jobs/{id}", get(warehouse::job))
+        .route(
+            "/warehouse/batches/{batch_id}/tables",
+            get(warehouse::batch_tables),
+        )
+        .route(
+            "/warehouse/batches/{batch_id}/reconcile",
+            post(warehouse::reconcile),
+        )
+        .route(
+            "/warehouse/batches/{batch_id}/tables/{table}/reconciliation",
+            get(warehouse::reconciliation),
+        )
+        .route(
+            "/warehouse/batches/{batch_id}/quarantine",
+            get(warehouse::quarantine),
+        )
         .route("/audit", get(apps::audit_log))
         .route("/audit/verify", get(admin::verify_audit))
         // Every route above passes the permission table first.

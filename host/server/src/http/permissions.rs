@@ -178,6 +178,49 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Data (the handler goes through the governed path: scope ∩ grant)
     ep("GET", "/api/v1/datasets", LoggedIn, READ),
     ep("GET", "/api/v1/datasets/{name}/rows", LoggedIn, READ),
+    // Data warehouse: backflow batches (系统管理员)
+    ep(
+        "GET",
+        "/api/v1/warehouse/batches",
+        Action("warehouse.load"),
+        READ,
+    ),
+    ep(
+        "POST",
+        "/api/v1/warehouse/batches",
+        Action("warehouse.load"),
+        ADMIN,
+    ),
+    ep(
+        "GET",
+        "/api/v1/warehouse/jobs/{id}",
+        Action("warehouse.load"),
+        READ,
+    ),
+    ep(
+        "GET",
+        "/api/v1/warehouse/batches/{batch_id}/tables",
+        Action("warehouse.load"),
+        READ,
+    ),
+    ep(
+        "POST",
+        "/api/v1/warehouse/batches/{batch_id}/reconcile",
+        Action("warehouse.load"),
+        ADMIN,
+    ),
+    ep(
+        "GET",
+        "/api/v1/warehouse/batches/{batch_id}/tables/{table}/reconciliation",
+        Action("warehouse.load"),
+        READ,
+    ),
+    ep(
+        "GET",
+        "/api/v1/warehouse/batches/{batch_id}/quarantine",
+        Action("warehouse.load"),
+        READ,
+    ),
     // Audit (审计管理员 only)
     ep("GET", "/api/v1/audit", Action("audit.read"), READ),
     ep("GET", "/api/v1/audit/verify", Action("audit.read"), READ),

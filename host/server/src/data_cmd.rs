@@ -1,0 +1,348 @@
+//! The data commands: `zhiyun gen` (a generated backflow batch), `zhiyun
+//! ingest` (load, reconcile and clean a batch), `zhiyun reconcile` (回流验证
+//! on demand). They work on the warehouse database directly, like `serve`
+//! does, so they need no running server.
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+use zhiyun_warehouse::Db;
+use zhiyun_warehouse::ods::{LoadEvent, LoadOptions, LoadReport, TableStatus};
+use zhiyun_warehouse::reconcile::{ReconcileOptions, ReconcileStatus, TableReconciliation};
+
+/// Where the warehouse is.
+#[derive(Args, Debug, Clone)]
+pub struct WarehouseArgs {
+    /// The warehouse database: sqlite:<path> or postgres://user@host:port/db.
+    /// Default: <data-dir>/warehouse.db.
+    #[arg(long, env = "ZHIYUN_WAREHOUSE_URL")]
+    pub warehouse: Option<String>,
+    /// The data directory (the same as `serve`'s).
+    #[arg(long, env = "ZHIYUN_DATA_DIR", default_value = ".zhiyun/data")]
+    pub data_dir: PathBuf,
+}
+
+impl WarehouseArgs {
+    pub async fn open(&self) -> anyhow::Result<Db> {
+        Ok(match &self.warehouse {
+            Some(url) => Db::open(url).await?,
+            None => Db::open_in(&self.data_dir).await?,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// The batch directory (with manifest.json).
+    pub batch: PathBuf,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Tables loaded at once.
+    #[arg(long, default_value_t = LoadOptions::default().parallel)]
+    pub parallel: usize,
+    /// Rows per committed chunk (the most a crash can undo).
+    #[arg(long, default_value_t = LoadOptions::default().chunk_rows)]
+    pub chunk_rows: usize,
+    /// Load only this table (repeatable).
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
+    /// Skip the reconciliation after loading.
+    #[arg(long)]
+    pub no_reconcile: bool,
+    /// Print the full report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    /// The batch id (as in its manifest).
+    pub batch_id: String,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Only this table (repeatable).
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit codes of `ingest`: 0 all tables loaded; 2 some tables failed or were
+/// rejected (the others are loaded; the report says which and why).
+pub const EXIT_PARTIAL: u8 = 2;
+
+pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let db = args.warehouse.open().await?;
+    let options = LoadOptions {
+        parallel: args.parallel.max(1),
+        chunk_rows: args.chunk_rows.max(1),
+        only: (!args.tables.is_empty()).then(|| args.tables.clone()),
+        ..LoadOptions::default()
+    };
+    let progress = Arc::new(LoadBar {
+        bar: load_progress(),
+        tables: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+    });
+    let bar = progress.bar.clone();
+    let started = Instant::now();
+    let report = zhiyun_warehouse::load_batch(
+        &db,
+        &args.batch,
+        &options,
+        Arc::new(move |event| progress.watch(event)),
+    )
+    .await
+    .with_context(|| format!("cannot load the batch in {}", args.batch.display()))?;
+    bar.finish_and_clear();
+
+    let reconciliations = if args.no_reconcile {
+        Vec::new()
+    } else {
+        let only: Vec<String> = report
+            .tables
+            .iter()
+            .filter(|t| matches!(t.status, TableStatus::Loaded | TableStatus::AlreadyLoaded))
+            .map(|t| t.table.clone())
+            .collect();
+        let bar = spinner(format!("reconciling {} tables", only.len()));
+        let r = zhiyun_warehouse::reconcile::reconcile_batch(
+            &db,
+            &report.batch_id,
+            Some(&only),
+            &ReconcileOptions::default(),
+        )
+        .await?;
+        bar.finish_and_clear();
+        r
+    };
+    db.close().await;
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "load": report,
+                "reconciliation": reconciliations,
+            }))?
+        );
+    } else {
+        print_load(&report, started.elapsed().as_secs_f64());
+        print_reconciliation(&reconciliations);
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
+pub async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    let db = args.warehouse.open().await?;
+    let only = (!args.tables.is_empty()).then_some(args.tables.as_slice());
+    let bar = spinner(format!("reconciling batch {}", args.batch_id));
+    let results = zhiyun_warehouse::reconcile::reconcile_batch(
+        &db,
+        &args.batch_id,
+        only,
+        &ReconcileOptions::default(),
+    )
+    .await;
+    bar.finish_and_clear();
+    db.close().await;
+    let results = results?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        print_reconciliation(&results);
+        for r in results
+            .iter()
+            .filter(|r| r.status != ReconcileStatus::Match)
+        {
+            print_table_reconciliation(r);
+        }
+    }
+    let all_match = results.iter().all(|r| r.status == ReconcileStatus::Match);
+    Ok(if all_match {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
+fn load_progress() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} loading [{bar:30}] {human_pos}/{human_len} rows · {per_sec} · {msg} · eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// The progress bar of a load and the table count it shows.
+struct LoadBar {
+    bar: ProgressBar,
+    tables: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl LoadBar {
+    fn watch(&self, event: LoadEvent) {
+        match event {
+            LoadEvent::Started { tables, rows } => {
+                self.bar.set_length(rows);
+                self.tables.store(tables, Ordering::Relaxed);
+                self.bar.set_message(format!("0/{tables} tables"));
+            }
+            LoadEvent::TableStarted { .. } => {}
+            LoadEvent::Rows { rows, .. } => self.bar.inc(rows),
+            LoadEvent::TableDone(outcome) => {
+                let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+                let tables = self.tables.load(Ordering::Relaxed);
+                self.bar.set_message(format!("{done}/{tables} tables"));
+                if !matches!(
+                    outcome.status,
+                    TableStatus::Loaded | TableStatus::AlreadyLoaded
+                ) {
+                    self.bar.println(format!(
+                        "  {} {}: {}",
+                        status_word(outcome.status),
+                        outcome.table,
+                        outcome.error.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn status_word(s: TableStatus) -> &'static str {
+    match s {
+        TableStatus::Loaded => "loaded",
+        TableStatus::AlreadyLoaded => "already loaded",
+        TableStatus::Failed => "FAILED",
+        TableStatus::Rejected => "REJECTED",
+    }
+}
+
+fn print_load(report: &LoadReport, seconds: f64) {
+    let received: u64 = report.tables.iter().map(|t| t.rows_received).sum();
+    println!(
+        "batch {}: {} tables, {} rows received in {:.1} s ({:.0} rows/s)",
+        report.batch_id,
+        report.tables.len(),
+        received,
+        seconds,
+        received as f64 / seconds.max(0.001)
+    );
+    println!(
+        "  loaded {} · already loaded {} · failed {} · rejected {}",
+        report.count(TableStatus::Loaded),
+        report.count(TableStatus::AlreadyLoaded),
+        report.count(TableStatus::Failed),
+        report.count(TableStatus::Rejected)
+    );
+    println!(
+        "  rows loaded {} · quarantined {} (unreadable lines; see zw_quarantine)",
+        report.rows_loaded(),
+        report.rows_quarantined()
+    );
+    let drift: Vec<String> = report
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.drift
+                .iter()
+                .map(move |d| format!("{}.{}: {} ({})", t.table, d.column, d.kind, d.detail))
+        })
+        .collect();
+    if !drift.is_empty() {
+        println!("schema drift ({}):", drift.len());
+        for d in drift.iter().take(20) {
+            println!("  {d}");
+        }
+        if drift.len() > 20 {
+            println!("  … and {} more (--json lists all)", drift.len() - 20);
+        }
+    }
+    let problems: Vec<String> = report
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.error
+                .iter()
+                .map(move |e| format!("{} {}: {e}", status_word(t.status), t.table))
+                .chain(t.problems.iter().cloned())
+        })
+        .collect();
+    if !problems.is_empty() {
+        println!("problems ({}):", problems.len());
+        for p in problems.iter().take(30) {
+            println!("  {p}");
+        }
+        if problems.len() > 30 {
+            println!("  … and {} more (--json lists all)", problems.len() - 30);
+        }
+    }
+}
+
+fn print_reconciliation(results: &[TableReconciliation]) {
+    if results.is_empty() {
+        return;
+    }
+    let matched = results
+        .iter()
+        .filter(|r| r.status == ReconcileStatus::Match)
+        .count();
+    println!(
+        "reconciliation (回流验证): {matched} of {} tables match their manifest",
+        results.len()
+    );
+    for r in results
+        .iter()
+        .filter(|r| r.status != ReconcileStatus::Match)
+        .take(20)
+    {
+        println!(
+            "  {}: {} — {}",
+            r.table,
+            r.status.as_str(),
+            r.findings.join("; ")
+        );
+    }
+}
+
+fn print_table_reconciliation(r: &TableReconciliation) {
+    for (what, rows) in [
+        ("missing", &r.missing),
+        ("extra", &r.extra),
+        ("changed", &r.changed),
+    ] {
+        for d in rows.iter().take(10) {
+            println!(
+                "    {what} key {:?} (line {}){}",
+                d.key,
+                d.line,
+                d.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
