@@ -173,6 +173,48 @@ async fn an_admin_loads_a_batch_from_the_inbox_and_follows_it() {
         assert_eq!(t["status"], "already_loaded", "{job2}");
     }
 
+    // The catalog knows the tables; a developer can search it, the security
+    // admin confirms a column's sensitivity, a business user cannot look.
+    let dev = api.login("dev.cw").await;
+    let found = api
+        .get(&dev, "/api/v1/catalog/search?q=%E4%BB%98%E6%AC%BE")
+        .await; // 付款
+    assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+    assert_eq!(found.body["total"], 2, "{:?}", found.body);
+    let page = api.get(&dev, "/api/v1/catalog/tables/ods_payment").await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+    assert_eq!(page.body["domain"], "资金", "{:?}", page.body);
+    let sec = api.login("secadmin").await;
+    let confirmed = api
+        .post(
+            &sec,
+            "/api/v1/catalog/tables/ods_payment/columns/amount/sensitivity",
+            json!({ "level": "sensitive" }),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    let bad = api
+        .post(
+            &sec,
+            "/api/v1/catalog/tables/ods_payment/columns/amount/sensitivity",
+            json!({ "level": "top" }),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let by_dev = api
+        .post(
+            &dev,
+            "/api/v1/catalog/tables/ods_payment/columns/amount/sensitivity",
+            json!({ "level": "public" }),
+        )
+        .await;
+    assert_eq!(by_dev.status, StatusCode::FORBIDDEN);
+    let user = api.login("user.3301").await;
+    assert_eq!(
+        api.get(&user, "/api/v1/catalog/search").await.status,
+        StatusCode::FORBIDDEN
+    );
+
     // The load and the quarantine read are in the audit log.
     let auditor = api.login("auditadmin").await;
     let log = api

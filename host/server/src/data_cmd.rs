@@ -72,6 +72,86 @@ pub struct ReconcileArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// The batch directory to write (created; must be empty or a previous batch).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// tiny (≈3,000 journal lines, seconds), demo (300,000), or a number of
+    /// journal lines: 10m, 300k, 2000000.
+    #[arg(long, default_value = "demo")]
+    pub scale: zhiyun_gen::Scale,
+    /// The same seed and options give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// File format of the large tables: csv, csv.gz or jsonl.
+    #[arg(long, default_value = "csv.gz", value_parser = parse_format)]
+    pub format: zhiyun_batch::FileFormat,
+    /// 1: the first batch (725 tables); 2: the second (780 tables, three drifted).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub batch: u8,
+    /// Share of opportunities where an alert-rule anomaly is injected.
+    #[arg(long, default_value_t = 0.01)]
+    pub anomaly_rate: f64,
+    /// Share of rows made dirty (padding, full-width, date formats, old codes, duplicates).
+    #[arg(long, default_value_t = 0.005)]
+    pub dirty_rate: f64,
+}
+
+fn parse_format(s: &str) -> Result<zhiyun_batch::FileFormat, String> {
+    zhiyun_batch::FileFormat::parse(s).ok_or_else(|| format!("{s:?}: use csv, csv.gz or jsonl"))
+}
+
+pub fn generate(args: GenArgs) -> anyhow::Result<()> {
+    let options = zhiyun_gen::GenOptions {
+        out: args.out.clone(),
+        scale: args.scale,
+        seed: args.seed,
+        format: args.format,
+        batch: if args.batch == 2 {
+            zhiyun_gen::BatchKind::Second
+        } else {
+            zhiyun_gen::BatchKind::First
+        },
+        anomaly_rate: args.anomaly_rate,
+        dirty_rate: args.dirty_rate,
+    };
+    let tables = ProgressBar::new(0);
+    tables.set_style(
+        ProgressStyle::with_template("{spinner} generating [{bar:30}] {pos}/{len} tables · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut rows_total = 0u64;
+    let summary = zhiyun_gen::generate(&options, &mut |p| match p {
+        zhiyun_gen::Progress::TableStarted { name, total, .. } => {
+            tables.set_length(total as u64);
+            tables.set_message(format!("{name} · {rows_total} rows"));
+        }
+        zhiyun_gen::Progress::Rows { name, rows } => {
+            tables.set_message(format!("{name} · {} rows", rows_total + rows));
+        }
+        zhiyun_gen::Progress::TableDone { rows, .. } => {
+            rows_total += rows;
+            tables.inc(1);
+        }
+    })
+    .with_context(|| format!("generating a batch into {}", args.out.display()))?;
+    tables.finish_and_clear();
+    let seconds = summary.elapsed.as_secs_f64();
+    println!(
+        "batch {} written to {}: {} tables, {} rows, {} anomalies in ground_truth.jsonl; {:.1} s ({:.0} rows/s)",
+        summary.manifest.batch_id,
+        args.out.display(),
+        summary.tables,
+        summary.rows,
+        summary.anomalies,
+        seconds,
+        summary.rows as f64 / seconds.max(0.001)
+    );
+    Ok(())
+}
+
 /// Exit codes of `ingest`: 0 all tables loaded; 2 some tables failed or were
 /// rejected (the others are loaded; the report says which and why).
 pub const EXIT_PARTIAL: u8 = 2;
@@ -121,12 +201,17 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
         r
     };
+    let bar = spinner("refreshing the data catalog".into());
+    let catalog = zhiyun_warehouse::catalog::refresh(&db).await;
+    bar.finish_and_clear();
     db.close().await;
+    let catalog = catalog.context("refreshing the catalog after the load")?;
 
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
+                "catalog": catalog,
                 "load": report,
                 "reconciliation": reconciliations,
             }))?
@@ -134,6 +219,10 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_load(&report, started.elapsed().as_secs_f64());
         print_reconciliation(&reconciliations);
+        println!(
+            "catalog (数据目录): {} tables, {} columns suggested sensitive, {} names breaking the naming rules",
+            catalog.tables, catalog.sensitive_columns, catalog.naming_violations
+        );
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS

@@ -58,6 +58,10 @@ enum Command {
     /// Verify the hash chain of the audit log (审计日志) in the store.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Generate a backflow batch (回流批次) like the primary platform sends:
+    /// the core finance tables with their consistency rules, the rest of the
+    /// 725 (or 780) tables, anomalies with a ground-truth file, dirty data.
+    Gen(data_cmd::GenArgs),
     /// Load a backflow batch (回流批次) into the warehouse: ODS load (idempotent,
     /// resumable), schema drift, quarantine, then reconciliation against the
     /// manifest. Exit code 2 when some tables failed (the others load).
@@ -211,6 +215,7 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => admin::block_on(admin::run(cmd)),
         Command::Audit(cmd) => admin::block_on(audit_cmd::run(cmd)),
         Command::Bench(args) => bench::run(args),
+        Command::Gen(args) => data_cmd::generate(args),
         Command::Ingest(args) => return exit_code(admin::block_on_multi(data_cmd::ingest(args))),
         Command::Reconcile(args) => {
             return exit_code(admin::block_on_multi(data_cmd::reconcile(args)));

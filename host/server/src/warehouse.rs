@@ -211,6 +211,10 @@ impl WarehouseService {
                         &ReconcileOptions::default(),
                     )
                     .await;
+                    // The catalog shows the new tables, counts and statuses.
+                    if let Err(e) = zhiyun_warehouse::catalog::refresh(&db).await {
+                        tracing::error!(error = %e, "catalog refresh after a load failed");
+                    }
                     Ok((report, reconciled))
                 }
                 Err(e) => Err(e.to_string()),

@@ -94,6 +94,9 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             // Loads commit in chunks; a reader or a second loader waits its turn.
             .busy_timeout(Duration::from_secs(60))
+            // Rows stream from the SQLite worker thread through a channel;
+            // a deep buffer keeps reconciliation scans from stalling on it.
+            .row_buffer_size(4096)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()

@@ -322,11 +322,23 @@ async fn locate(
         rows: file.checksum.rows,
         checksum: file.checksum.hex(),
     };
-    if file_problem.is_none() && file_tally != result.manifest {
+    // With unreadable lines the file's checksum cannot be compared (those
+    // rows cannot be hashed); its line count still can.
+    let file_lines = file_tally.rows + file.unreadable.len() as u64;
+    let disagrees = if file.unreadable.is_empty() {
+        file_tally != result.manifest
+    } else {
+        file_lines != result.manifest.rows
+    };
+    if file_problem.is_none() && disagrees {
         result.findings.push(format!(
             "the manifest disagrees with its own file: the manifest says {} rows (checksum {}), \
-             the file holds {} readable rows (checksum {})",
-            result.manifest.rows, result.manifest.checksum, file_tally.rows, file_tally.checksum
+             the file holds {} records ({} unreadable; checksum of the readable ones {})",
+            result.manifest.rows,
+            result.manifest.checksum,
+            file_lines,
+            file.unreadable.len(),
+            file_tally.checksum
         ));
     }
     result.file = Some(file_tally);

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod admin;
 pub mod apps;
+pub mod catalog;
 pub mod changes;
 pub mod data;
 pub mod error;
@@ -137,6 +138,11 @@ impl AppState {
         changes::approve,
         changes::reject,
         changes::withdraw,
+        catalog::search,
+        catalog::table,
+        catalog::directory,
+        catalog::refresh,
+        catalog::confirm_sensitivity,
         warehouse::start_load,
         warehouse::job,
         warehouse::batches,
@@ -255,6 +261,14 @@ pub fn router(state: AppState) -> Router {
             get(warehouse::batches).post(warehouse::start_load),
         )
         .route("/warehouse/jobs/{id}", get(warehouse::job))
+        .route("/catalog/search", get(catalog::search))
+        .route("/catalog/tables/{name}", get(catalog::table))
+        .route("/catalog/directory", get(catalog::directory))
+        .route("/catalog/refresh", post(catalog::refresh))
+        .route(
+            "/catalog/tables/{name}/columns/{column}/sensitivity",
+            post(catalog::confirm_sensitivity),
+        )
         .route(
             "/warehouse/batches/{batch_id}/tables",
             get(warehouse::batch_tables),

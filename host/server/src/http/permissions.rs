@@ -221,6 +221,37 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Action("warehouse.load"),
         READ,
     ),
+    // Data catalog (数据目录)
+    ep(
+        "GET",
+        "/api/v1/catalog/search",
+        Action("catalog.read"),
+        READ,
+    ),
+    ep(
+        "GET",
+        "/api/v1/catalog/tables/{name}",
+        Action("catalog.read"),
+        READ,
+    ),
+    ep(
+        "GET",
+        "/api/v1/catalog/directory",
+        Action("catalog.read"),
+        READ,
+    ),
+    ep(
+        "POST",
+        "/api/v1/catalog/refresh",
+        Action("warehouse.load"),
+        ADMIN,
+    ),
+    ep(
+        "POST",
+        "/api/v1/catalog/tables/{name}/columns/{column}/sensitivity",
+        Action("catalog.classify"),
+        ADMIN,
+    ),
     // Audit (审计管理员 only)
     ep("GET", "/api/v1/audit", Action("audit.read"), READ),
     ep("GET", "/api/v1/audit/verify", Action("audit.read"), READ),

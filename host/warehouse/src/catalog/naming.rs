@@ -35,13 +35,16 @@ pub fn is_bookkeeping_column(name: &str) -> bool {
         .is_some_and(|rest| is_snake(rest) && !rest.contains("__"))
 }
 
+/// A conforming ordinary column name.
+fn is_standard_column(name: &str) -> bool {
+    is_snake(name) && !name.contains("__") && name.len() <= MAX_NAME_BYTES
+}
+
 /// Checks a table name (and its columns) against the rules; empty when it conforms.
 pub fn check_table(name: &str, layer: Layer, columns: &[&str]) -> Vec<Violation> {
     let mut found = Vec::new();
-    let pattern_ok = matches!(
-        name.get(..4),
-        Some("ods_" | "dwd_" | "dws_" | "ads_")
-    ) && name[4..].starts_with(|c: char| c.is_ascii_lowercase())
+    let pattern_ok = matches!(name.get(..4), Some("ods_" | "dwd_" | "dws_" | "ads_"))
+        && name[4..].starts_with(|c: char| c.is_ascii_lowercase())
         && is_snake(name);
     if !pattern_ok {
         found.push(violation(
@@ -77,16 +80,15 @@ pub fn check_table(name: &str, layer: Layer, columns: &[&str]) -> Vec<Violation>
         Some(_) => {}
         None => found.push(violation(
             "layer_prefix",
-            format!("{name:?} has no layer prefix (ods_, dwd_, dws_ or ads_), so its layer is unknown"),
+            format!(
+                "{name:?} has no layer prefix (ods_, dwd_, dws_ or ads_), so its layer is unknown"
+            ),
         )),
     }
     let bad_columns: Vec<&str> = columns
         .iter()
         .copied()
-        .filter(|c| {
-            !is_bookkeeping_column(c)
-                && !(is_snake(c) && !c.contains("__") && c.len() <= MAX_NAME_BYTES)
-        })
+        .filter(|c| !is_bookkeeping_column(c) && !is_standard_column(c))
         .collect();
     if !bad_columns.is_empty() {
         found.push(violation(
@@ -151,18 +153,37 @@ mod tests {
 
     #[test]
     fn rules() {
-        assert!(check_table("ods_payment", Layer::Ods, &["_batch_id", "_line", "pay_id"]).is_empty());
+        assert!(
+            check_table("ods_payment", Layer::Ods, &["_batch_id", "_line", "pay_id"]).is_empty()
+        );
         let v = check_table("dwd_BadName", Layer::Dwd, &[]);
-        assert_eq!(v.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(), ["pattern"]);
+        assert_eq!(
+            v.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
+            ["pattern"]
+        );
         let v = check_table("tmp_x", Layer::Other, &[]);
         assert!(v.iter().any(|v| v.rule == "layer_prefix"));
         let v = check_table("dws_a__b", Layer::Dws, &["ok", "Bad", "a__b"]);
         assert!(v.iter().any(|v| v.rule == "double_underscore"));
-        assert!(v.iter().any(|v| v.rule == "column" && v.message.contains("Bad, a__b")));
+        assert!(
+            v.iter()
+                .any(|v| v.rule == "column" && v.message.contains("Bad, a__b"))
+        );
         let long = format!("ads_{}", "x".repeat(60));
-        assert!(check_table(&long, Layer::Ads, &[]).iter().any(|v| v.rule == "length"));
-        assert!(check_table("ods_x", Layer::Dwd, &[]).iter().any(|v| v.rule == "layer_prefix"));
-        assert_eq!(suggest("dwd_BadName", Layer::Dwd).as_deref(), Some("dwd_badname"));
+        assert!(
+            check_table(&long, Layer::Ads, &[])
+                .iter()
+                .any(|v| v.rule == "length")
+        );
+        assert!(
+            check_table("ods_x", Layer::Dwd, &[])
+                .iter()
+                .any(|v| v.rule == "layer_prefix")
+        );
+        assert_eq!(
+            suggest("dwd_BadName", Layer::Dwd).as_deref(),
+            Some("dwd_badname")
+        );
         assert_eq!(suggest("tmp__x", Layer::Other), None);
         assert_eq!(suggest("X--y__", Layer::Ods).as_deref(), Some("ods_x_y"));
     }
