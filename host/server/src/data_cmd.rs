@@ -152,6 +152,80 @@ pub fn generate(args: GenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// The live source's description (TOML: name, url, [[tables]] with
+    /// name, watermark, key; see docs/data.md).
+    pub source: PathBuf,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Rows per read and per committed chunk.
+    #[arg(long, default_value_t = 10_000)]
+    pub chunk_rows: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Pulls what is new in a live source database since the last pull.
+pub async fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.source)
+        .with_context(|| format!("cannot read {}", args.source.display()))?;
+    let source = zhiyun_warehouse::live::LiveSource::from_toml(&text)
+        .with_context(|| format!("{}", args.source.display()))?;
+    let db = args.warehouse.open().await?;
+    let bar = spinner(format!("pulling from {}", source.name));
+    let rows = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (watch_bar, watch_rows) = (bar.clone(), rows.clone());
+    let options = zhiyun_warehouse::live::PullOptions {
+        chunk_rows: args.chunk_rows.max(1),
+        ..Default::default()
+    };
+    let report = zhiyun_warehouse::live::pull(
+        &db,
+        &source,
+        &options,
+        Arc::new(move |event| {
+            if let zhiyun_warehouse::live::LiveEvent::Rows { target, rows } = event {
+                let total = watch_rows.fetch_add(rows, Ordering::Relaxed) + rows;
+                watch_bar.set_message(format!("pulling {target}: {total} rows"));
+            }
+        }),
+    )
+    .await;
+    bar.finish_and_clear();
+    let report = report?;
+    if report.rows_loaded() > 0 {
+        zhiyun_warehouse::catalog::refresh(&db)
+            .await
+            .context("refreshing the catalog after the pull")?;
+    }
+    db.close().await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for t in &report.tables {
+            println!(
+                "{} → ods_{}: {:?}, {} rows received, {} loaded, {} quarantined{}",
+                t.source_table,
+                t.target,
+                t.status,
+                t.rows_received,
+                t.rows_loaded,
+                t.rows_quarantined,
+                t.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+            );
+            for p in &t.problems {
+                println!("  {p}");
+            }
+        }
+    }
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
 /// Exit codes of `ingest`: 0 all tables loaded; 2 some tables failed or were
 /// rejected (the others are loaded; the report says which and why).
 pub const EXIT_PARTIAL: u8 = 2;
@@ -164,6 +238,44 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         only: (!args.tables.is_empty()).then(|| args.tables.clone()),
         ..LoadOptions::default()
     };
+    let steps = Steps {
+        reconcile: !args.no_reconcile,
+        json: args.json,
+    };
+    let result = load_reconcile_catalog_with(&db, &args.batch, &options, steps).await;
+    db.close().await;
+    Ok(if result?.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
+/// What `ingest` does after loading.
+#[derive(Clone, Copy)]
+struct Steps {
+    reconcile: bool,
+    /// Print the report as JSON instead of text.
+    json: bool,
+}
+
+/// Loads a batch, reconciles what loaded, refreshes the catalog, prints the
+/// report (as text, or JSON with `json`).
+pub async fn load_reconcile_catalog(
+    db: &Db,
+    batch: &std::path::Path,
+    options: &LoadOptions,
+    json: bool,
+) -> anyhow::Result<LoadReport> {
+    load_reconcile_catalog_with(db, batch, options, Steps { reconcile: true, json }).await
+}
+
+async fn load_reconcile_catalog_with(
+    db: &Db,
+    batch: &std::path::Path,
+    options: &LoadOptions,
+    steps: Steps,
+) -> anyhow::Result<LoadReport> {
     let progress = Arc::new(LoadBar {
         bar: load_progress(),
         tables: AtomicUsize::new(0),
@@ -172,18 +284,17 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let bar = progress.bar.clone();
     let started = Instant::now();
     let report = zhiyun_warehouse::load_batch(
-        &db,
-        &args.batch,
-        &options,
+        db,
+        batch,
+        options,
         Arc::new(move |event| progress.watch(event)),
     )
     .await
-    .with_context(|| format!("cannot load the batch in {}", args.batch.display()))?;
+    .with_context(|| format!("cannot load the batch in {}", batch.display()))?;
     bar.finish_and_clear();
+    let load_seconds = started.elapsed().as_secs_f64();
 
-    let reconciliations = if args.no_reconcile {
-        Vec::new()
-    } else {
+    let reconciliations = if steps.reconcile {
         let only: Vec<String> = report
             .tables
             .iter()
@@ -192,7 +303,7 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let bar = spinner(format!("reconciling {} tables", only.len()));
         let r = zhiyun_warehouse::reconcile::reconcile_batch(
-            &db,
+            db,
             &report.batch_id,
             Some(&only),
             &ReconcileOptions::default(),
@@ -200,14 +311,15 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .await?;
         bar.finish_and_clear();
         r
+    } else {
+        Vec::new()
     };
     let bar = spinner("refreshing the data catalog".into());
-    let catalog = zhiyun_warehouse::catalog::refresh(&db).await;
+    let catalog = zhiyun_warehouse::catalog::refresh(db).await;
     bar.finish_and_clear();
-    db.close().await;
     let catalog = catalog.context("refreshing the catalog after the load")?;
 
-    if args.json {
+    if steps.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
@@ -217,18 +329,17 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             }))?
         );
     } else {
-        print_load(&report, started.elapsed().as_secs_f64());
+        print_load(&report, load_seconds);
         print_reconciliation(&reconciliations);
         println!(
-            "catalog (数据目录): {} tables, {} columns suggested sensitive, {} names breaking the naming rules",
-            catalog.tables, catalog.sensitive_columns, catalog.naming_violations
+            "catalog (数据目录): {} tables, {} columns suggested sensitive, {} names breaking the naming rules; {:.1} s in all",
+            catalog.tables,
+            catalog.sensitive_columns,
+            catalog.naming_violations,
+            started.elapsed().as_secs_f64()
         );
     }
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_PARTIAL)
-    })
+    Ok(report)
 }
 
 pub async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {

@@ -33,6 +33,14 @@ pub struct DemoArgs {
     /// Set everything up, then exit instead of serving.
     #[arg(long)]
     setup_only: bool,
+    /// Size of the generated backflow batch loaded into the warehouse on the
+    /// first run: tiny, demo (≈300,000 journal lines, about 4 million rows in
+    /// 725 tables) or a number of journal lines.
+    #[arg(long, default_value = "demo")]
+    data_scale: zhiyun_gen::Scale,
+    /// Do not generate and load a batch (the warehouse stays as it is).
+    #[arg(long)]
+    no_data: bool,
 }
 
 /// Who the set-up acts as: the 财务部 developer submits, the reviewer
@@ -127,6 +135,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             eprintln!("approved {id} {version}");
         }
     }
+    if !args.no_data {
+        demo_data(&state, &args).await?;
+    }
     if args.setup_only {
         return Ok(());
     }
@@ -154,6 +165,46 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("Press Ctrl-C to stop.");
     }
     server.await.context("server task")?
+}
+
+/// On the first run: generates a backflow batch into the inbox and loads
+/// it (load, reconciliation, catalog), as `zhiyun gen` and `zhiyun ingest`
+/// would. Later runs find the batch in the warehouse and skip this.
+async fn demo_data(state: &crate::http::AppState, args: &DemoArgs) -> anyhow::Result<()> {
+    let batches = state
+        .warehouse
+        .batches()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the warehouse: {e}"))?;
+    if let Some(b) = batches.first() {
+        eprintln!(
+            "the warehouse holds batch {} ({} rows); not generating another",
+            b.batch_id, b.rows_loaded
+        );
+        return Ok(());
+    }
+    let dir = args.data_dir.join("inbox").join("demo-batch-1");
+    if dir.exists() && !dir.join(zhiyun_batch::MANIFEST_FILE).exists() {
+        // A generation interrupted before its manifest: start it over.
+        std::fs::remove_dir_all(&dir)?;
+    }
+    if !dir.join(zhiyun_batch::MANIFEST_FILE).exists() {
+        eprintln!("generating the demo backflow batch ({:?}) into {}", args.data_scale, dir.display());
+        let gen_args = crate::data_cmd::GenArgs {
+            out: dir.clone(),
+            scale: args.data_scale,
+            seed: 42,
+            format: zhiyun_batch::FileFormat::CsvGz,
+            batch: 1,
+            anomaly_rate: 0.01,
+            dirty_rate: 0.005,
+        };
+        tokio::task::spawn_blocking(move || crate::data_cmd::generate(gen_args)).await??;
+    }
+    eprintln!("loading it into the warehouse");
+    crate::data_cmd::load_reconcile_catalog(&state.warehouse.db, &dir, &Default::default(), false)
+        .await?;
+    Ok(())
 }
 
 /// The demo department's key, created once under the data directory.
