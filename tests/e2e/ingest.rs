@@ -223,6 +223,7 @@ fn kill_and_resume(warehouse: &str, count_rows: impl Fn(&str) -> (i64, i64)) {
     let malformed = malformed_per_table(&batch).get(table).copied().unwrap_or(0);
 
     let mut interrupted = 0;
+    let mut partial_seen = false;
     for delay_ms in [400u64, 900, 1500] {
         let mut child = zhiyun()
             .arg("ingest")
