@@ -252,10 +252,15 @@ fn kill_and_resume(warehouse: &str, count_rows: impl Fn(&str) -> (i64, i64)) {
             rows, distinct_lines,
             "no line loaded twice after a kill at {delay_ms} ms"
         );
+        partial_seen |= rows > 0 && (rows as u64) < listed - malformed;
     }
     assert!(
         interrupted > 0,
         "at least one load must have been killed mid-way"
+    );
+    assert!(
+        partial_seen,
+        "a kill must have left a partly loaded table to resume"
     );
     let (code, report) = ingest(&batch, warehouse, &["--table", table]);
     assert_eq!(code, 0, "{report}");

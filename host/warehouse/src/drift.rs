@@ -139,10 +139,10 @@ pub async fn prepare_ods_table(
                 .await
                 .map(|_| ()));
             // Another load of the same table may have added it meanwhile.
-            if let Err(e) = added {
-                if !db.table_columns(&ods).await?.iter().any(|e| e == w) {
-                    return Err(e);
-                }
+            if let Err(e) = added
+                && !db.table_columns(&ods).await?.iter().any(|c| c == w)
+            {
+                return Err(e);
             }
         }
     }

@@ -180,13 +180,13 @@ pub async fn load_batch(
 ) -> Result<LoadReport, LoadError> {
     let started = Instant::now();
     let manifest = Manifest::load(dir).map_err(LoadError::Manifest)?;
-    if let Some(only) = &options.only {
-        if let Some(unknown) = only.iter().find(|t| manifest.table(t).is_none()) {
-            return Err(LoadError::Manifest(format!(
-                "table {unknown:?} is not in batch {}",
-                manifest.batch_id
-            )));
-        }
+    if let Some(only) = &options.only
+        && let Some(unknown) = only.iter().find(|t| manifest.table(t).is_none())
+    {
+        return Err(LoadError::Manifest(format!(
+            "table {unknown:?} is not in batch {}",
+            manifest.batch_id
+        )));
     }
     register_batch(db, dir, &manifest).await?;
 

@@ -152,20 +152,20 @@ pub async fn reconcile_batch(
     options: &ReconcileOptions,
 ) -> Result<Vec<TableReconciliation>, ReconcileError> {
     let (manifest, dir) = stored_manifest(db, batch_id).await?;
+    if let Some(only) = only
+        && let Some(unknown) = only.iter().find(|t| manifest.table(t).is_none())
+    {
+        return Err(ReconcileError::UnknownTable {
+            batch: batch_id.to_owned(),
+            table: unknown.clone(),
+        });
+    }
     let mut out = Vec::new();
     for table in &manifest.tables {
         if only.is_some_and(|o| !o.contains(&table.name)) {
             continue;
         }
         out.push(reconcile_table(db, &manifest, &dir, table, options).await?);
-    }
-    if let Some(only) = only {
-        if let Some(unknown) = only.iter().find(|t| manifest.table(t).is_none()) {
-            return Err(ReconcileError::UnknownTable {
-                batch: batch_id.to_owned(),
-                table: unknown.clone(),
-            });
-        }
     }
     Ok(out)
 }
@@ -309,10 +309,7 @@ async fn locate(
             batch: batch_id.to_owned(),
             reason: e.to_string(),
         })?;
-    let (file, file_problem) = match file {
-        Ok(side) => (side, None),
-        Err((side, problem)) => (side, Some(problem)),
-    };
+    let (file, file_problem) = file;
     if let Some(problem) = &file_problem {
         result
             .findings
@@ -824,14 +821,15 @@ fn compare_sums(
         .collect()
 }
 
-/// Reads the file side. On a read error, returns what was read and the problem.
-fn read_file(path: &Path, table: &TableManifest) -> Result<Side, (Side, String)> {
+/// Reads the file side: what could be read, and the problem that stopped
+/// reading early, if one did.
+fn read_file(path: &Path, table: &TableManifest) -> (Side, Option<String>) {
     let mut side = Side::default();
     let mut reader = match RowReader::open(path, table.format) {
         Ok(r) => r,
         Err(e) => {
             side.seal();
-            return Err((side, e.to_string()));
+            return (side, Some(e.to_string()));
         }
     };
     // Header position of each manifest column (None: the file lacks it).
@@ -861,10 +859,7 @@ fn read_file(path: &Path, table: &TableManifest) -> Result<Side, (Side, String)>
         }
     };
     side.seal();
-    match problem {
-        None => Ok(side),
-        Some(p) => Err((side, p)),
-    }
+    (side, problem)
 }
 
 async fn store(db: &Db, r: &TableReconciliation) -> Result<(), sqlx::Error> {

@@ -95,13 +95,13 @@ fn customer_row(i: u64) -> Vec<String> {
         id_number(i),
         format!("139{:08}", 10_000_000 + i),
         // Half the remarks carry an ID number inside free text.
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             format!("户主身份证{}已核验", id_number(i + 500))
         } else {
             String::new()
         },
         // A third of the memos carry a mobile number after a name.
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             format!("王五 1{}{:09}", 3 + i % 7, i * 31)
         } else {
             "无".into()
