@@ -7,7 +7,7 @@ use crate::money::parse_yuan;
 use crate::period::period_of;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -55,8 +55,10 @@ pub struct TableWriter {
     money_columns: Vec<usize>,
     period_index: Option<usize>,
     org_index: Option<usize>,
-    /// (money column index, period, org) → 分.
-    sums: BTreeMap<(usize, String, String), i64>,
+    /// "period\x1forg" → 分 per money column (in `money_columns` order):
+    /// one lookup per row, an allocation only for a new cell.
+    sums: HashMap<String, Vec<i64>>,
+    cell: String,
     line: Vec<u8>,
 }
 
@@ -96,7 +98,8 @@ impl TableWriter {
             file,
             sink,
             checksum: Checksum::default(),
-            sums: BTreeMap::new(),
+            sums: HashMap::new(),
+            cell: String::new(),
             line: Vec::with_capacity(256),
         };
         if format != FileFormat::Jsonl {
@@ -143,13 +146,20 @@ impl TableWriter {
             Sink::Plain(mut w) => w.flush()?,
             Sink::Gz(w) => w.finish()?.flush()?,
         }
-        let money_sums = self
-            .sums
+        // Sorted by (column index, period, org), as the manifest lists them.
+        let mut sorted: BTreeMap<(usize, &str, &str), i64> = BTreeMap::new();
+        for (cell, fens) in &self.sums {
+            let (period, org) = cell.split_once('\x1f').unwrap_or((cell, ""));
+            for (&col, &fen) in self.money_columns.iter().zip(fens) {
+                sorted.insert((col, period, org), fen);
+            }
+        }
+        let money_sums = sorted
             .into_iter()
             .map(|((col, period, org), fen)| MoneySum {
                 column: self.spec.columns[col].name.clone(),
-                period,
-                org,
+                period: period.to_owned(),
+                org: org.to_owned(),
                 fen,
             })
             .collect();
@@ -180,22 +190,26 @@ impl TableWriter {
         if self.money_columns.is_empty() {
             return;
         }
-        let period = self
+        self.cell.clear();
+        if let Some(period) = self
             .period_index
             .and_then(|i| period_of(values[i].as_ref()))
-            .unwrap_or_default();
-        let org = self
-            .org_index
-            .map(|i| values[i].as_ref().trim().to_owned())
-            .unwrap_or_default();
-        for &col in &self.money_columns {
-            // A value that is not money (dirty data) is not summed; the
-            // warehouse's reconciliation skips it the same way.
-            if let Some(fen) = parse_yuan(values[col].as_ref()) {
-                *self
-                    .sums
-                    .entry((col, period.clone(), org.clone()))
-                    .or_default() += fen;
+        {
+            self.cell.push_str(&period);
+        }
+        self.cell.push('\x1f');
+        if let Some(i) = self.org_index {
+            self.cell.push_str(values[i].as_ref().trim());
+        }
+        if !self.sums.contains_key(self.cell.as_str()) {
+            self.sums
+                .insert(self.cell.clone(), vec![0; self.money_columns.len()]);
+        }
+        if let Some(fens) = self.sums.get_mut(self.cell.as_str()) {
+            for (slot, &col) in fens.iter_mut().zip(&self.money_columns) {
+                // A value that is not money (dirty data) is not summed; the
+                // warehouse's reconciliation skips it the same way.
+                *slot += parse_yuan(values[col].as_ref()).unwrap_or(0);
             }
         }
     }
