@@ -212,7 +212,10 @@ pub async fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
                 t.rows_received,
                 t.rows_loaded,
                 t.rows_quarantined,
-                t.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+                t.error
+                    .as_deref()
+                    .map(|e| format!(" — {e}"))
+                    .unwrap_or_default()
             );
             for p in &t.problems {
                 println!("  {p}");
@@ -267,7 +270,16 @@ pub async fn load_reconcile_catalog(
     options: &LoadOptions,
     json: bool,
 ) -> anyhow::Result<LoadReport> {
-    load_reconcile_catalog_with(db, batch, options, Steps { reconcile: true, json }).await
+    load_reconcile_catalog_with(
+        db,
+        batch,
+        options,
+        Steps {
+            reconcile: true,
+            json,
+        },
+    )
+    .await
 }
 
 async fn load_reconcile_catalog_with(

@@ -189,7 +189,11 @@ async fn demo_data(state: &crate::http::AppState, args: &DemoArgs) -> anyhow::Re
         std::fs::remove_dir_all(&dir)?;
     }
     if !dir.join(zhiyun_batch::MANIFEST_FILE).exists() {
-        eprintln!("generating the demo backflow batch ({:?}) into {}", args.data_scale, dir.display());
+        eprintln!(
+            "generating the demo backflow batch ({:?}) into {}",
+            args.data_scale,
+            dir.display()
+        );
         let gen_args = crate::data_cmd::GenArgs {
             out: dir.clone(),
             scale: args.data_scale,
