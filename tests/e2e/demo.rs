@@ -15,6 +15,8 @@ fn demo_setup(data: &std::path::Path) -> (bool, String) {
         .args([
             "demo",
             "--setup-only",
+            "--data-scale",
+            "tiny",
             "--listen",
             "127.0.0.1:0",
             "--data-dir",
@@ -50,6 +52,10 @@ async fn the_demo_sets_up_once_and_runs_again() {
         "the second run must not submit again:\n{second}"
     );
     assert!(!second.contains("approved"), "{second}");
+    assert!(
+        second.contains("the warehouse holds batch GDP-B1-s42-tiny"),
+        "the second run reuses the loaded batch:\n{second}"
+    );
 
     let server = Server::start_in(data, None);
     let api = Api::new(&server.base);
@@ -67,4 +73,27 @@ async fn the_demo_sets_up_once_and_runs_again() {
         assert_eq!(a.status, StatusCode::OK, "{app}: {}", a.body);
         assert_eq!(a.body["output"]["kind"], kind);
     }
+
+    // The generated batch is in the warehouse, cleaned and cataloged.
+    let admin = api.login("sysadmin").await;
+    let batches = api.get(&admin, "/api/v1/warehouse/batches").await;
+    assert_eq!(
+        batches.body[0]["batch_id"], "GDP-B1-s42-tiny",
+        "{}",
+        batches.body
+    );
+    assert_eq!(batches.body[0]["tables_loaded"], 725);
+    let dev = api.login("dev.cw").await;
+    let found = api
+        .get(&dev, "/api/v1/catalog/search?q=gl_voucher_line")
+        .await;
+    let names: Vec<&str> = found.body["items"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|x| x["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names.contains(&"ods_gl_voucher_line") && names.contains(&"dwd_gl_voucher_line"),
+        "{}",
+        found.body
+    );
 }

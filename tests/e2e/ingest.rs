@@ -63,7 +63,8 @@ fn ingest(batch: &Path, warehouse: &str, extra: &[&str]) -> (i32, Value) {
     let o = run(zhiyun()
         .arg("ingest")
         .arg(batch)
-        .args(["--warehouse", warehouse, "--json"])
+        .args(["--warehouse", warehouse, "--json", "--rules"])
+        .arg(common::workspace().join("plugins/cleaning"))
         .args(extra));
     let report = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     (o.status.code().unwrap_or(-1), report)
@@ -75,13 +76,16 @@ fn manifest(batch: &Path) -> Value {
 
 /// Lines the generator damaged on purpose, per table (ground truth).
 fn malformed_per_table(batch: &Path) -> std::collections::BTreeMap<String, u64> {
+    ground_truth_per_table(batch, "malformed")
+}
+
+/// Ground-truth entries of one kind (`malformed`, `duplicate`, …) per table.
+fn ground_truth_per_table(batch: &Path, rule: &str) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();
-    for line in std::fs::read_to_string(batch.join("ground_truth.jsonl"))
-        .unwrap()
-        .lines()
-    {
+    let text = std::fs::read_to_string(batch.join("ground_truth.jsonl")).unwrap();
+    for line in text.lines() {
         let g: Value = serde_json::from_str(line).unwrap();
-        if g["rule"] == "malformed" {
+        if g["rule"] == rule {
             *out.entry(g["table"].as_str().unwrap().to_owned())
                 .or_insert(0) += 1;
         }
@@ -152,6 +156,33 @@ fn full_batch_round_trip(warehouse: &str) {
                 assert_eq!(r["changed_count"], 0);
             }
         }
+    }
+
+    // Cleaning: every loaded row is either in DWD or quarantined, and with
+    // the project's rules the only rows quarantined are the duplicate
+    // deliveries the generator made (the later copy wins, the other goes).
+    let duplicates = ground_truth_per_table(&batch, "duplicate");
+    assert!(!duplicates.is_empty());
+    let cleaned = report["clean"]["tables"].as_array().unwrap();
+    assert_eq!(cleaned.len(), 725);
+    for c in cleaned {
+        let name = c["table"].as_str().unwrap();
+        assert_eq!(c["status"], "cleaned", "{c}");
+        let (rows_in, out, quarantined) = (
+            c["rows_in"].as_u64().unwrap(),
+            c["rows_out"].as_u64().unwrap(),
+            c["rows_quarantined"].as_u64().unwrap(),
+        );
+        assert_eq!(rows_in, out + quarantined, "{name}");
+        let loaded = loads.iter().find(|t| t["table"] == name).unwrap()["rows_loaded"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(rows_in, loaded, "{name}: cleaning reads every loaded row");
+        assert_eq!(
+            quarantined,
+            duplicates.get(name).copied().unwrap_or(0),
+            "{name}: {c}"
+        );
     }
 
     let (code, again) = ingest(&batch, warehouse, &["--no-reconcile"]);

@@ -68,6 +68,16 @@ fn empty() -> Value {
     json!({})
 }
 
+fn no_such_batch() -> Value {
+    json!({ "batch": "no-such-batch" })
+}
+
+fn secret_level() -> Value {
+    json!({ "level": "secret" })
+}
+
+const CATALOG_READERS: &[&str] = &[SYS, SEC, DEV, REV, LEAD];
+
 /// The product's rules. Bodies are chosen so an allowed call has no lasting
 /// effect on the next row (invalid on purpose, or about something absent).
 const MATRIX: &[Row] = &[
@@ -283,6 +293,92 @@ const MATRIX: &[Row] = &[
         &[SYS, SEC, REV],
     ),
     // Audit: the audit admin only (三员分立).
+    // The data warehouse (系统管理员) and the catalog (browse: developers,
+    // reviewers, leaders and the admins; classify: the security admin).
+    row(
+        "GET",
+        "/api/v1/warehouse/batches",
+        "/api/v1/warehouse/batches",
+        None,
+        &[SYS],
+    ),
+    row(
+        "POST",
+        "/api/v1/warehouse/batches",
+        "/api/v1/warehouse/batches",
+        Some(no_such_batch),
+        &[SYS],
+    ),
+    row(
+        "GET",
+        "/api/v1/warehouse/jobs/{id}",
+        "/api/v1/warehouse/jobs/999",
+        None,
+        &[SYS],
+    ),
+    row(
+        "GET",
+        "/api/v1/warehouse/batches/{batch_id}/tables",
+        "/api/v1/warehouse/batches/none/tables",
+        None,
+        &[SYS],
+    ),
+    row(
+        "POST",
+        "/api/v1/warehouse/batches/{batch_id}/reconcile",
+        "/api/v1/warehouse/batches/none/reconcile",
+        Some(empty),
+        &[SYS],
+    ),
+    row(
+        "GET",
+        "/api/v1/warehouse/batches/{batch_id}/tables/{table}/reconciliation",
+        "/api/v1/warehouse/batches/none/tables/none/reconciliation",
+        None,
+        &[SYS],
+    ),
+    row(
+        "GET",
+        "/api/v1/warehouse/batches/{batch_id}/quarantine",
+        "/api/v1/warehouse/batches/none/quarantine",
+        None,
+        &[SYS],
+    ),
+    row(
+        "GET",
+        "/api/v1/catalog/search",
+        "/api/v1/catalog/search",
+        None,
+        CATALOG_READERS,
+    ),
+    row(
+        "GET",
+        "/api/v1/catalog/tables/{name}",
+        "/api/v1/catalog/tables/ods_none",
+        None,
+        CATALOG_READERS,
+    ),
+    row(
+        "GET",
+        "/api/v1/catalog/directory",
+        "/api/v1/catalog/directory",
+        None,
+        CATALOG_READERS,
+    ),
+    row(
+        "POST",
+        "/api/v1/catalog/refresh",
+        "/api/v1/catalog/refresh",
+        None,
+        &[SYS],
+    ),
+    row(
+        "POST",
+        "/api/v1/catalog/tables/{name}/columns/{column}/sensitivity",
+        "/api/v1/catalog/tables/ods_none/columns/none/sensitivity",
+        Some(secret_level),
+        &[SEC],
+    ),
     row("GET", "/api/v1/audit", "/api/v1/audit", None, &[AUD]),
     row(
         "GET",

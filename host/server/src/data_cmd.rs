@@ -54,6 +54,13 @@ pub struct IngestArgs {
     /// Skip the reconciliation after loading.
     #[arg(long)]
     pub no_reconcile: bool,
+    /// The cleaning rules (one <table>.toml per source table; tables without
+    /// a file get default rules from their declared types).
+    #[arg(long, default_value = DEFAULT_RULES_DIR)]
+    pub rules: PathBuf,
+    /// Load into ODS only; do not clean into DWD.
+    #[arg(long)]
+    pub no_clean: bool,
     /// Print the full report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -243,6 +250,9 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let steps = Steps {
         reconcile: !args.no_reconcile,
+        clean: (!args.no_clean)
+            .then(|| rules_dir(&args.rules))
+            .transpose()?,
         json: args.json,
     };
     let result = load_reconcile_catalog_with(&db, &args.batch, &options, steps).await;
@@ -254,32 +264,55 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where the cleaning rules are unless `--rules` says otherwise: the
+/// checkout's rule files (the demo and the README run from the repo root).
+pub const DEFAULT_RULES_DIR: &str = "plugins/cleaning";
+
+/// The rules directory to clean with: `Some(dir)` if it exists; `None`
+/// (default rules for every table) if the default is missing; an error if a
+/// directory the user named is missing.
+pub fn rules_dir(dir: &std::path::Path) -> anyhow::Result<Option<PathBuf>> {
+    if dir.is_dir() {
+        Ok(Some(dir.to_owned()))
+    } else if dir == std::path::Path::new(DEFAULT_RULES_DIR) {
+        eprintln!(
+            "note: no {DEFAULT_RULES_DIR} here; every table is cleaned with the default rules of its declared types"
+        );
+        Ok(None)
+    } else {
+        anyhow::bail!(
+            "the cleaning rules directory {} does not exist",
+            dir.display()
+        )
+    }
+}
+
 /// What `ingest` does after loading.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Steps {
     reconcile: bool,
+    /// Clean into DWD with these rules (`Some(None)`: default rules).
+    clean: Option<Option<PathBuf>>,
     /// Print the report as JSON instead of text.
     json: bool,
 }
 
-/// Loads a batch, reconciles what loaded, refreshes the catalog, prints the
-/// report (as text, or JSON with `json`).
+/// Loads a batch, cleans it with `rules` (default rules when `None`),
+/// reconciles what loaded, refreshes the catalog, prints the report (as
+/// text, or JSON with `json`).
 pub async fn load_reconcile_catalog(
     db: &Db,
     batch: &std::path::Path,
     options: &LoadOptions,
+    rules: Option<PathBuf>,
     json: bool,
 ) -> anyhow::Result<LoadReport> {
-    load_reconcile_catalog_with(
-        db,
-        batch,
-        options,
-        Steps {
-            reconcile: true,
-            json,
-        },
-    )
-    .await
+    let steps = Steps {
+        reconcile: true,
+        clean: Some(rules),
+        json,
+    };
+    load_reconcile_catalog_with(db, batch, options, steps).await
 }
 
 async fn load_reconcile_catalog_with(
@@ -305,6 +338,13 @@ async fn load_reconcile_catalog_with(
     .with_context(|| format!("cannot load the batch in {}", batch.display()))?;
     bar.finish_and_clear();
     let load_seconds = started.elapsed().as_secs_f64();
+
+    let cleaned = match &steps.clean {
+        Some(rules) => {
+            Some(clean_with_progress(db, &report.batch_id, rules.as_deref(), false).await?)
+        }
+        None => None,
+    };
 
     let reconciliations = if steps.reconcile {
         let only: Vec<String> = report
@@ -337,11 +377,15 @@ async fn load_reconcile_catalog_with(
             serde_json::to_string_pretty(&serde_json::json!({
                 "catalog": catalog,
                 "load": report,
+                "clean": cleaned,
                 "reconciliation": reconciliations,
             }))?
         );
     } else {
         print_load(&report, load_seconds);
+        if let Some(c) = &cleaned {
+            print_clean(c);
+        }
         print_reconciliation(&reconciliations);
         println!(
             "catalog (数据目录): {} tables, {} columns suggested sensitive, {} names breaking the naming rules; {:.1} s in all",
@@ -385,6 +429,110 @@ pub async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_PARTIAL)
     })
+}
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// The batch id (as in its manifest); it must be loaded.
+    pub batch_id: String,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[arg(long, default_value = DEFAULT_RULES_DIR)]
+    pub rules: PathBuf,
+    /// Clean again even the tables cleaned before under the same rules.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Cleans a loaded batch into DWD (again).
+pub async fn clean(args: CleanArgs) -> anyhow::Result<ExitCode> {
+    let rules = rules_dir(&args.rules)?;
+    let db = args.warehouse.open().await?;
+    let result = clean_with_progress(&db, &args.batch_id, rules.as_deref(), args.force).await;
+    if result.is_ok() {
+        zhiyun_warehouse::catalog::refresh(&db)
+            .await
+            .context("refreshing the catalog after cleaning")?;
+    }
+    db.close().await;
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_clean(&report);
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
+async fn clean_with_progress(
+    db: &Db,
+    batch_id: &str,
+    rules: Option<&std::path::Path>,
+    force: bool,
+) -> anyhow::Result<zhiyun_warehouse::clean::CleanReport> {
+    use zhiyun_warehouse::clean::{CleanEvent, CleanOptions};
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} cleaning [{bar:30}] {pos}/{len} tables · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let watch_bar = bar.clone();
+    let options = CleanOptions {
+        rules_dir: rules.map(std::path::Path::to_owned),
+        force,
+        ..CleanOptions::default()
+    };
+    let report = zhiyun_warehouse::clean::clean_batch_with(
+        db,
+        batch_id,
+        &options,
+        Arc::new(move |event| match event {
+            CleanEvent::Started { tables, .. } => watch_bar.set_length(tables as u64),
+            CleanEvent::TableStarted { table, .. } => watch_bar.set_message(table),
+            CleanEvent::TableDone(_) => watch_bar.inc(1),
+        }),
+    )
+    .await;
+    bar.finish_and_clear();
+    Ok(report?)
+}
+
+fn print_clean(report: &zhiyun_warehouse::clean::CleanReport) {
+    use zhiyun_warehouse::clean::CleanStatus;
+    let mut by_rule: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for t in &report.tables {
+        for (rule, n) in &t.by_rule {
+            *by_rule.entry(rule).or_default() += n;
+        }
+    }
+    println!(
+        "cleaning (ODS → DWD): {} rows in, {} out, {} quarantined ({}); {} tables cleaned, {} already clean, {} failed",
+        report.rows_in(),
+        report.rows_out(),
+        report.rows_quarantined(),
+        by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        report.count(CleanStatus::Cleaned),
+        report.count(CleanStatus::AlreadyClean),
+        report.count(CleanStatus::Failed)
+    );
+    for t in report
+        .tables
+        .iter()
+        .filter(|t| t.status == CleanStatus::Failed)
+    {
+        println!("  FAILED {}: {}", t.table, t.error.as_deref().unwrap_or(""));
+    }
 }
 
 fn load_progress() -> ProgressBar {

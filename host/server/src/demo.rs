@@ -206,8 +206,16 @@ async fn demo_data(state: &crate::http::AppState, args: &DemoArgs) -> anyhow::Re
         tokio::task::spawn_blocking(move || crate::data_cmd::generate(gen_args)).await??;
     }
     eprintln!("loading it into the warehouse");
-    crate::data_cmd::load_reconcile_catalog(&state.warehouse.db, &dir, &Default::default(), false)
-        .await?;
+    let rules =
+        crate::data_cmd::rules_dir(std::path::Path::new(crate::data_cmd::DEFAULT_RULES_DIR))?;
+    crate::data_cmd::load_reconcile_catalog(
+        &state.warehouse.db,
+        &dir,
+        &Default::default(),
+        rules,
+        false,
+    )
+    .await?;
     Ok(())
 }
 

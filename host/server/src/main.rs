@@ -66,6 +66,8 @@ enum Command {
     /// resumable), schema drift, quarantine, then reconciliation against the
     /// manifest. Exit code 2 when some tables failed (the others load).
     Ingest(data_cmd::IngestArgs),
+    /// Clean a loaded batch from ODS into DWD by the rules (again).
+    Clean(data_cmd::CleanArgs),
     /// Pull what is new from a live source database (PostgreSQL, MySQL/MariaDB)
     /// into the warehouse, by watermark; resumable, drift recorded.
     Pull(data_cmd::PullArgs),
@@ -220,6 +222,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Gen(args) => data_cmd::generate(args),
         Command::Ingest(args) => return exit_code(admin::block_on_multi(data_cmd::ingest(args))),
+        Command::Clean(args) => return exit_code(admin::block_on_multi(data_cmd::clean(args))),
         Command::Pull(args) => return exit_code(admin::block_on_multi(data_cmd::pull(args))),
         Command::Reconcile(args) => {
             return exit_code(admin::block_on_multi(data_cmd::reconcile(args)));

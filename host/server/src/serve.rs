@@ -55,13 +55,17 @@ pub struct ServeArgs {
     /// [default: <data-dir>/inbox].
     #[arg(long, env = "ZHIYUN_BATCH_INBOX")]
     pub batch_inbox: Option<PathBuf>,
+    /// The cleaning rules (ODS → DWD) loads through the API use
+    /// [default: plugins/cleaning if it exists, else the default rules].
+    #[arg(long, env = "ZHIYUN_CLEANING_RULES")]
+    pub cleaning_rules: Option<PathBuf>,
     /// Create the demo org tree, accounts, menus and dataset policies if
     /// they are missing (idempotent). For demos and tests, never production.
     #[arg(long, env = "ZHIYUN_SEED_DEMO")]
     pub seed_demo: bool,
     /// A TOML file with any of: listen, data_dir, database_url, max_concurrent,
     /// cookie_secure, session_idle_minutes, session_max_hours, policy_sync_ms,
-    /// warehouse_url, batch_inbox.
+    /// warehouse_url, batch_inbox, cleaning_rules.
     /// Flags and environment variables override it.
     #[arg(long, env = "ZHIYUN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -80,6 +84,7 @@ struct FileConfig {
     policy_sync_ms: Option<u64>,
     warehouse_url: Option<String>,
     batch_inbox: Option<PathBuf>,
+    cleaning_rules: Option<PathBuf>,
 }
 
 /// The effective configuration.
@@ -96,6 +101,8 @@ pub struct ServeConfig {
     pub seed_demo: bool,
     pub warehouse_url: Option<String>,
     pub batch_inbox: PathBuf,
+    /// `None`: the default rules of each column's declared type.
+    pub cleaning_rules: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -119,6 +126,12 @@ impl ServeArgs {
                 .or(file.batch_inbox)
                 .unwrap_or_else(|| data_dir.join("inbox")),
             warehouse_url: self.warehouse_url.or(file.warehouse_url),
+            cleaning_rules: crate::data_cmd::rules_dir(
+                &self
+                    .cleaning_rules
+                    .or(file.cleaning_rules)
+                    .unwrap_or_else(|| PathBuf::from(crate::data_cmd::DEFAULT_RULES_DIR)),
+            )?,
             listen: self
                 .listen
                 .or(file.listen)
@@ -222,6 +235,7 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     let warehouse = Arc::new(crate::warehouse::WarehouseService::new(
         warehouse_db,
         config.batch_inbox.clone(),
+        config.cleaning_rules.clone(),
     ));
     let policy_sync = policy.spawn_sync(std::time::Duration::from_millis(config.policy_sync_ms));
     Ok(AppState {

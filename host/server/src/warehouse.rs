@@ -22,6 +22,8 @@ use zhiyun_warehouse::{Db, on_db};
 pub struct WarehouseService {
     pub db: Db,
     inbox: PathBuf,
+    /// Cleaning rules for loads (`None`: default rules).
+    rules: Option<PathBuf>,
     jobs: Mutex<BTreeMap<u64, Arc<Mutex<LoadJob>>>>,
     next_job: AtomicU64,
 }
@@ -120,17 +122,18 @@ pub struct QuarantinedRow {
 }
 
 impl WarehouseService {
-    pub fn new(db: Db, inbox: PathBuf) -> WarehouseService {
+    pub fn new(db: Db, inbox: PathBuf, rules: Option<PathBuf>) -> WarehouseService {
         WarehouseService {
             db,
             inbox,
+            rules,
             jobs: Mutex::new(BTreeMap::new()),
             next_job: AtomicU64::new(1),
         }
     }
 
-    /// Starts loading `<inbox>/<batch>` in the background: ODS load, then
-    /// reconciliation of the loaded tables.
+    /// Starts loading `<inbox>/<batch>` in the background: ODS load,
+    /// cleaning into DWD, reconciliation of the loaded tables, catalog.
     pub fn start_load(&self, batch: &str, actor: &str) -> Result<LoadJob, WarehouseError> {
         let valid = !batch.is_empty()
             && batch.len() <= 128
@@ -182,6 +185,7 @@ impl WarehouseService {
         drop(jobs);
 
         let db = self.db.clone();
+        let rules = self.rules.clone();
         tokio::spawn(async move {
             let progress = shared.clone();
             let watch: zhiyun_warehouse::ods::Watcher = Arc::new(move |event| {
@@ -196,6 +200,13 @@ impl WarehouseService {
                 zhiyun_warehouse::load_batch(&db, &dir, &LoadOptions::default(), watch).await;
             let outcome = match result {
                 Ok(report) => {
+                    let cleaned = zhiyun_warehouse::clean::clean_batch(
+                        &db,
+                        rules.as_deref(),
+                        &report.batch_id,
+                        None,
+                    )
+                    .await;
                     let loaded: Vec<String> = report
                         .tables
                         .iter()
@@ -215,20 +226,39 @@ impl WarehouseService {
                     if let Err(e) = zhiyun_warehouse::catalog::refresh(&db).await {
                         tracing::error!(error = %e, "catalog refresh after a load failed");
                     }
-                    Ok((report, reconciled))
+                    Ok((report, cleaned, reconciled))
                 }
                 Err(e) => Err(e.to_string()),
             };
             let mut j = shared.lock().unwrap_or_else(|p| p.into_inner());
             match outcome {
-                Ok((report, reconciled)) => {
-                    j.state = if report.is_clean() { "done" } else { "partial" }.into();
+                Ok((report, cleaned, reconciled)) => {
+                    let cleaned_ok = cleaned.as_ref().is_ok_and(|c| c.is_clean());
+                    j.state = if report.is_clean() && cleaned_ok {
+                        "done"
+                    } else {
+                        "partial"
+                    }
+                    .into();
+                    let clean = match cleaned {
+                        Ok(c) => serde_json::json!({
+                            "rows_in": c.rows_in(),
+                            "rows_out": c.rows_out(),
+                            "rows_quarantined": c.rows_quarantined(),
+                            "failed": c.tables.iter()
+                                .filter(|t| t.status == zhiyun_warehouse::clean::CleanStatus::Failed)
+                                .map(|t| serde_json::json!({ "table": t.table, "error": t.error }))
+                                .collect::<Vec<_>>(),
+                        }),
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    };
                     let reconciliation = match reconciled {
                         Ok(r) => serde_json::to_value(summarise(&r)).unwrap_or_default(),
                         Err(e) => serde_json::json!({ "error": e.to_string() }),
                     };
                     j.report = Some(serde_json::json!({
                         "load": report,
+                        "clean": clean,
                         "reconciliation": reconciliation,
                     }));
                 }
