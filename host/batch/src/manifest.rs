@@ -253,9 +253,24 @@ impl TableManifest {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// Positions of the money columns, in column order.
+    pub fn money_columns(&self) -> Vec<usize> {
+        money_columns(&self.columns)
+    }
+
     pub fn column_names(&self) -> Vec<&str> {
         self.columns.iter().map(|c| c.name.as_str()).collect()
     }
+}
+
+/// Positions of the money columns among `columns`.
+pub fn money_columns(columns: &[ColumnSpec]) -> Vec<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.ty == ColumnType::Money)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Lowercase ASCII snake case starting with a letter, at most 56 bytes: safe

@@ -2,7 +2,7 @@
 //! manifest always describes exactly what was meant to be sent.
 
 use crate::hash::{Checksum, row_hash};
-use crate::manifest::{ColumnSpec, ColumnType, FileFormat, MoneySum, TableManifest};
+use crate::manifest::{ColumnSpec, FileFormat, MoneySum, TableManifest};
 use crate::money::parse_yuan;
 use crate::period::period_of;
 use flate2::Compression;
@@ -84,13 +84,7 @@ impl TableWriter {
                 .and_then(|n| spec.columns.iter().position(|c| &c.name == n))
         };
         let mut writer = TableWriter {
-            money_columns: spec
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.ty == ColumnType::Money)
-                .map(|(i, _)| i)
-                .collect(),
+            money_columns: crate::manifest::money_columns(&spec.columns),
             period_index: index(&spec.period_column),
             org_index: index(&spec.org_column),
             spec,
@@ -266,6 +260,7 @@ pub fn write_manifest(batch_dir: &Path, manifest: &crate::Manifest) -> std::io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::ColumnType;
     use crate::read::{RowReader, Step};
 
     fn spec() -> TableSpec {

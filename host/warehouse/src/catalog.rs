@@ -533,32 +533,15 @@ async fn list_tables(db: &Db) -> Result<BTreeMap<String, Vec<DbColumn>>, Catalog
 
 /// Finished loads per source table, newest first.
 async fn read_loads(db: &Db) -> Result<HashMap<String, Vec<Load>>, CatalogError> {
-    let rows: Vec<(String, String, i64, i64, i64, i64, String)> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT l.table_name, l.batch_id, l.rows_received, l.rows_loaded, l.rows_quarantined, \
-                    l.finished_at, b.as_of \
-             FROM zw_table_load l JOIN zw_batch b ON b.batch_id = l.batch_id \
-             WHERE l.status = 'loaded' AND l.finished_at IS NOT NULL",
-        )
-        .fetch_all(pool)
-        .await
-    })?;
-    let mut loads: HashMap<String, Vec<Load>> = HashMap::new();
-    for (table, batch_id, received, loaded, quarantined, finished_at, as_of) in rows {
-        loads.entry(table).or_default().push(Load {
-            batch_id,
-            received,
-            loaded,
-            quarantined,
-            finished_at,
-            as_of,
-            cleaned: false,
-        });
-    }
-    for list in loads.values_mut() {
-        list.sort_by(|a, b| (b.finished_at, &b.batch_id).cmp(&(a.finished_at, &a.batch_id)));
-    }
-    Ok(loads)
+    read_runs(
+        db,
+        "SELECT l.table_name, l.batch_id, l.rows_received, l.rows_loaded, l.rows_quarantined, \
+                l.finished_at, b.as_of \
+         FROM zw_table_load l JOIN zw_batch b ON b.batch_id = l.batch_id \
+         WHERE l.status = 'loaded' AND l.finished_at IS NOT NULL",
+        false,
+    )
+    .await
 }
 
 /// Finished clean runs (ODS → DWD) per source table, newest first; empty
@@ -567,16 +550,26 @@ async fn read_clean_runs(db: &Db) -> Result<HashMap<String, Vec<Load>>, CatalogE
     if !db.table_exists("zw_clean_run").await? {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, String, i64, i64, i64, i64, String)> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT r.table_name, r.batch_id, r.rows_in, r.rows_out, r.rows_quarantined, \
-                    r.finished_at, b.as_of \
-             FROM zw_clean_run r JOIN zw_batch b ON b.batch_id = r.batch_id \
-             WHERE r.status = 'done' AND r.finished_at IS NOT NULL",
-        )
-        .fetch_all(pool)
-        .await
-    })?;
+    read_runs(
+        db,
+        "SELECT r.table_name, r.batch_id, r.rows_in, r.rows_out, r.rows_quarantined, \
+                r.finished_at, b.as_of \
+         FROM zw_clean_run r JOIN zw_batch b ON b.batch_id = r.batch_id \
+         WHERE r.status = 'done' AND r.finished_at IS NOT NULL",
+        true,
+    )
+    .await
+}
+
+/// Runs (loads or cleans) per source table, newest first, from a query
+/// selecting (table, batch, in, out, quarantined, finished_at, as_of).
+async fn read_runs(
+    db: &Db,
+    sql: &'static str,
+    cleaned: bool,
+) -> Result<HashMap<String, Vec<Load>>, CatalogError> {
+    let rows: Vec<(String, String, i64, i64, i64, i64, String)> =
+        on_db!(db, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
     let mut runs: HashMap<String, Vec<Load>> = HashMap::new();
     for (table, batch_id, received, loaded, quarantined, finished_at, as_of) in rows {
         runs.entry(table).or_default().push(Load {
@@ -586,7 +579,7 @@ async fn read_clean_runs(db: &Db) -> Result<HashMap<String, Vec<Load>>, CatalogE
             quarantined,
             finished_at,
             as_of,
-            cleaned: true,
+            cleaned,
         });
     }
     for list in runs.values_mut() {

@@ -184,6 +184,49 @@ impl Db {
     }
 }
 
+/// A PostgreSQL connection for one bulk write, closed rather than returned
+/// to the pool if the write is abandoned half-way.
+///
+/// A future dropped in the middle of a `COPY` (a cancelled task, a caller
+/// that gave up) leaves its connection mid-protocol; returned to the pool,
+/// the next query on it fails ("expected ParseComplete, got
+/// ReadyForQuery"). [`PgWriter::done`] gives the connection back; dropping
+/// the writer without it closes the connection instead.
+pub struct PgWriter {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl PgWriter {
+    pub async fn acquire(pool: &PgPool) -> Result<PgWriter, sqlx::Error> {
+        Ok(PgWriter {
+            conn: Some(pool.acquire().await?),
+        })
+    }
+
+    /// Begins the write's transaction.
+    pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, sqlx::Error> {
+        use sqlx::Connection;
+        match self.conn.as_mut() {
+            Some(conn) => conn.begin().await,
+            None => Err(sqlx::Error::PoolClosed),
+        }
+    }
+
+    /// The write finished (committed or rolled back): the connection is
+    /// fit to go back to the pool.
+    pub fn done(mut self) {
+        drop(self.conn.take());
+    }
+}
+
+impl Drop for PgWriter {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
+        }
+    }
+}
+
 /// Quotes an identifier the caller has already checked is snake case
 /// (`zhiyun_batch::manifest::is_snake_name`) or one of ours (`_batch_id`).
 pub fn ident(name: &str) -> String {

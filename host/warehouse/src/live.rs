@@ -1054,12 +1054,17 @@ async fn commit_chunk(
             tx.commit().await.map_err(|e| e.to_string())?;
         }
         Db::Postgres(pool) => {
-            let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+            // Closed, not pooled, if this pull is abandoned mid-COPY.
+            let mut writer = crate::db::PgWriter::acquire(pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut tx = writer.begin().await.map_err(|e| e.to_string())?;
             bookkeeping!(tx);
             bulk::copy_postgres(&mut tx, ods, &p.header, pull_id, good)
                 .await
                 .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
+            writer.done();
         }
     }
     Ok((received as u64, loaded as u64, quarantined as u64))

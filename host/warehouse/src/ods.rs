@@ -25,7 +25,7 @@
 //!   coming stay (NULL for the new batch).
 
 use crate::bulk;
-use crate::db::{Db, ident};
+use crate::db::{Db, PgWriter, ident};
 use crate::drift::{self, Drift};
 use crate::on_db;
 use serde::Serialize;
@@ -707,12 +707,15 @@ async fn commit_chunk(
             tx.commit().await.map_err(|e| e.to_string())
         }
         Db::Postgres(pool) => {
-            let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+            let mut writer = PgWriter::acquire(pool).await.map_err(|e| e.to_string())?;
+            let mut tx = writer.begin().await.map_err(|e| e.to_string())?;
             bookkeeping!(tx);
             bulk::copy_postgres(&mut tx, ods, header, batch_id, rows)
                 .await
                 .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())
+            tx.commit().await.map_err(|e| e.to_string())?;
+            writer.done();
+            Ok(())
         }
     }
 }

@@ -36,7 +36,7 @@ use std::time::Instant;
 use zhiyun_batch::hash::hash_encoded;
 use zhiyun_batch::money::parse_yuan;
 use zhiyun_batch::period::period_of;
-use zhiyun_batch::{Checksum, ColumnType, Manifest, RowReader, Step, TableManifest, row_hash};
+use zhiyun_batch::{Checksum, Manifest, RowReader, Step, TableManifest, row_hash};
 use zhiyun_store::now_micros;
 
 #[derive(Debug, Clone)]
@@ -681,13 +681,7 @@ impl Layout {
                 .iter()
                 .filter_map(|k| table.column_index(k))
                 .collect(),
-            money: table
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.ty == ColumnType::Money)
-                .map(|(i, _)| i)
-                .collect(),
+            money: table.money_columns(),
             period: table
                 .period_column
                 .as_deref()
