@@ -694,15 +694,17 @@ fn print_table_reconciliation(r: &TableReconciliation) {
         ("changed", &r.changed),
     ] {
         for d in rows.iter().take(10) {
-            println!(
-                "    {what} key {:?} (line {}){}",
-                d.key,
-                d.line,
-                d.note
-                    .as_deref()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default()
-            );
+            let which = if d.key.is_empty() {
+                format!("line {} (unreadable, so no key)", d.line)
+            } else {
+                format!("key {:?} (line {})", d.key, d.line)
+            };
+            let note = d
+                .note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default();
+            println!("    {what} {which}{note}");
         }
     }
 }

@@ -169,8 +169,22 @@ fn main() -> ExitCode {
     // Logs go to stderr; ZHIYUN_LOG sets the filter (e.g. `debug`,
     // `zhiyun=debug,sqlx=info`), ZHIYUN_LOG_FORMAT=json gives one JSON object
     // per line for log collectors.
+    let cli = Cli::parse();
+    // The data commands print their own report; their logs are for problems.
+    let quiet = matches!(
+        cli.command,
+        Command::Gen(_)
+            | Command::Ingest(_)
+            | Command::Reconcile(_)
+            | Command::Clean(_)
+            | Command::Pull(_)
+    );
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIYUN_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
+        tracing_subscriber::EnvFilter::new(if quiet {
+            "warn"
+        } else {
+            "info,sqlx=warn,wasmtime=warn,cranelift=warn"
+        })
     });
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -180,7 +194,6 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::App(cmd) => match cmd {
             AppCommand::New {
