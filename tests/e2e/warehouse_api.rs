@@ -182,6 +182,8 @@ async fn an_admin_loads_a_batch_from_the_inbox_and_follows_it() {
     assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
     // ods_ and dwd_ of both tables (the load cleans into DWD).
     assert_eq!(found.body["total"], 4, "{:?}", found.body);
+    let bad = api.get(&dev, "/api/v1/catalog/search?layer=XYZ").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{:?}", bad.body);
     let page = api.get(&dev, "/api/v1/catalog/tables/ods_payment").await;
     assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
     assert_eq!(page.body["domain"], "资金", "{:?}", page.body);

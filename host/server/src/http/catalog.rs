@@ -59,14 +59,12 @@ pub async fn search(
     State(state): State<AppState>,
     Query(p): Query<SearchParams>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let parse = |what: &str, value: Option<String>| -> ApiResult<Option<serde_json::Value>> {
-        Ok(value.map(serde_json::Value::String)).map_err(|_: ()| ApiError::bad_request(what))
-    };
+    // The catalog's own query type checks the layer and level names.
     let query: SearchQuery = serde_json::from_value(json!({
         "q": p.q.unwrap_or_default(),
-        "layer": parse("layer", p.layer.map(|l| l.to_ascii_uppercase()))?,
+        "layer": p.layer.map(|l| l.to_ascii_uppercase()),
         "domain": p.domain,
-        "min_sensitivity": parse("min_sensitivity", p.min_sensitivity)?,
+        "min_sensitivity": p.min_sensitivity,
         "limit": p.limit,
         "offset": p.offset,
     }))
