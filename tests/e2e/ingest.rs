@@ -218,6 +218,26 @@ fn full_batch_round_trip(warehouse: &str) {
     for kind in ["added", "missing", "retyped"] {
         assert!(kinds.contains(kind), "drift {kind} reported: {kinds:?}");
     }
+    // The retyped column (int → string) keeps its integer DWD column: values
+    // that are no longer integers are quarantined with the rule, not lost.
+    for c in report["clean"]["tables"].as_array().unwrap() {
+        let (rows_in, out, quarantined) = (
+            c["rows_in"].as_u64().unwrap(),
+            c["rows_out"].as_u64().unwrap(),
+            c["rows_quarantined"].as_u64().unwrap(),
+        );
+        assert_eq!(rows_in, out + quarantined, "{c}");
+    }
+    let retyped = report["clean"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["table"] == "fd_bank_statement")
+        .unwrap();
+    assert!(
+        retyped["by_rule"]["int"].as_u64().unwrap_or(0) > 0,
+        "{retyped}"
+    );
 }
 
 #[test]

@@ -236,8 +236,9 @@ pub async fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Exit codes of `ingest`: 0 all tables loaded; 2 some tables failed or were
-/// rejected (the others are loaded; the report says which and why).
+/// Exit codes of `ingest`: 0 all tables loaded (and cleaned); 2 some tables
+/// failed or were rejected, in the load or the clean (the others are done;
+/// the report says which and why).
 pub const EXIT_PARTIAL: u8 = 2;
 
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -257,7 +258,8 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let result = load_reconcile_catalog_with(&db, &args.batch, &options, steps).await;
     db.close().await;
-    Ok(if result?.is_clean() {
+    let (report, cleaned_ok) = result?;
+    Ok(if report.is_clean() && cleaned_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_PARTIAL)
@@ -312,15 +314,18 @@ pub async fn load_reconcile_catalog(
         clean: Some(rules),
         json,
     };
-    load_reconcile_catalog_with(db, batch, options, steps).await
+    Ok(load_reconcile_catalog_with(db, batch, options, steps)
+        .await?
+        .0)
 }
 
+/// The load report, and whether cleaning (if it ran) failed no table.
 async fn load_reconcile_catalog_with(
     db: &Db,
     batch: &std::path::Path,
     options: &LoadOptions,
     steps: Steps,
-) -> anyhow::Result<LoadReport> {
+) -> anyhow::Result<(LoadReport, bool)> {
     let progress = Arc::new(LoadBar {
         bar: load_progress(),
         tables: AtomicUsize::new(0),
@@ -395,7 +400,8 @@ async fn load_reconcile_catalog_with(
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(report)
+    let cleaned_ok = cleaned.as_ref().is_none_or(|c| c.is_clean());
+    Ok((report, cleaned_ok))
 }
 
 pub async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
