@@ -341,17 +341,7 @@ async fn locate(
     }
     result.file = Some(file_tally);
 
-    let mut diffs = Diffs::default();
-    let mut segments = 0;
-    bisect(
-        &file,
-        &loaded,
-        0,
-        u64::MAX,
-        options,
-        &mut segments,
-        &mut diffs,
-    );
+    let (diffs, segments) = compare_sides(&file, &loaded, options);
     result.segments_compared = segments;
     if diffs.missing.is_empty()
         && diffs.extra.is_empty()
@@ -531,6 +521,23 @@ struct Diffs {
     changed: Vec<usize>,
     /// Indexes into the loaded side.
     extra: Vec<usize>,
+}
+
+/// The rows that differ between the two sides, and how many segments the
+/// bisection compared to find them.
+fn compare_sides(file: &Side, loaded: &Side, options: &ReconcileOptions) -> (Diffs, u64) {
+    let mut diffs = Diffs::default();
+    let mut segments = 0;
+    bisect(
+        file,
+        loaded,
+        0,
+        u64::MAX,
+        options,
+        &mut segments,
+        &mut diffs,
+    );
+    (diffs, segments)
 }
 
 /// Compares the key-hash range `lo..=hi` of both sides, splitting it while
@@ -938,10 +945,14 @@ pub async fn stored(
 mod tests {
     use super::*;
 
-    fn side(rows: &[(&str, &str)]) -> Side {
+    fn side<K: AsRef<str>, V: AsRef<str>>(rows: &[(K, V)]) -> Side {
         let mut s = Side::default();
         for (i, (k, v)) in rows.iter().enumerate() {
-            s.push(k, row_hash(&[*k, *v]), i as u64 + 2);
+            s.push(
+                k.as_ref(),
+                row_hash(&[k.as_ref(), v.as_ref()]),
+                i as u64 + 2,
+            );
         }
         s.seal();
         s
@@ -952,32 +963,12 @@ mod tests {
         let mut rows: Vec<(String, String)> = (0..50_000)
             .map(|i| (format!("K{i}"), format!("v{i}")))
             .collect();
-        let file = side(
-            &rows
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>(),
-        );
+        let file = side(&rows);
         rows[123].1 = "changed".into();
         rows.remove(40_000);
         rows.push(("K-extra".into(), "x".into()));
-        let loaded = side(
-            &rows
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>(),
-        );
-        let mut diffs = Diffs::default();
-        let mut segments = 0;
-        bisect(
-            &file,
-            &loaded,
-            0,
-            u64::MAX,
-            &ReconcileOptions::default(),
-            &mut segments,
-            &mut diffs,
-        );
+        let loaded = side(&rows);
+        let (diffs, segments) = compare_sides(&file, &loaded, &ReconcileOptions::default());
         let keys =
             |s: &Side, ix: &[usize]| ix.iter().map(|&i| s.key(i).to_owned()).collect::<Vec<_>>();
         assert_eq!(keys(&file, &diffs.changed), ["K123"]);
@@ -991,17 +982,7 @@ mod tests {
     fn a_duplicate_delivery_loaded_once_is_one_missing_row() {
         let file = side(&[("A", "1"), ("A", "1"), ("B", "2")]);
         let loaded = side(&[("A", "1"), ("B", "2")]);
-        let mut diffs = Diffs::default();
-        let mut segments = 0;
-        bisect(
-            &file,
-            &loaded,
-            0,
-            u64::MAX,
-            &ReconcileOptions::default(),
-            &mut segments,
-            &mut diffs,
-        );
+        let (diffs, _segments) = compare_sides(&file, &loaded, &ReconcileOptions::default());
         assert_eq!(diffs.missing.len(), 1);
         assert!(diffs.changed.is_empty() && diffs.extra.is_empty());
     }
