@@ -20,6 +20,7 @@ mod governed;
 mod http;
 mod listing;
 mod metrics;
+mod models_cmd;
 mod params;
 mod serve;
 mod service;
@@ -74,6 +75,10 @@ enum Command {
     /// Reconcile (回流验证) a loaded batch against its manifest again, down to
     /// the missing, extra and changed keys.
     Reconcile(data_cmd::ReconcileArgs),
+    /// The models (模型) that build the DWS wide tables and ADS datasets from
+    /// DWD: build (full or incremental), list, history.
+    #[command(subcommand)]
+    Models(models_cmd::ModelsCommand),
     /// Measure the sandbox: launch latency, throughput, host calls, compute ratio, artifact cache
     /// (or, with --authz, the permission check).
     Bench(bench::BenchArgs),
@@ -178,6 +183,7 @@ fn main() -> ExitCode {
             | Command::Reconcile(_)
             | Command::Clean(_)
             | Command::Pull(_)
+            | Command::Models(_)
     );
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIYUN_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if quiet {
@@ -239,6 +245,9 @@ fn main() -> ExitCode {
         Command::Pull(args) => return exit_code(admin::block_on_multi(data_cmd::pull(args))),
         Command::Reconcile(args) => {
             return exit_code(admin::block_on_multi(data_cmd::reconcile(args)));
+        }
+        Command::Models(command) => {
+            return exit_code(admin::block_on_multi(models_cmd::run(command)));
         }
     };
     match result {
