@@ -76,6 +76,10 @@ fn secret_level() -> Value {
     json!({ "level": "secret" })
 }
 
+fn unknown_model() -> Value {
+    json!({ "select": ["ads_none"] })
+}
+
 const CATALOG_READERS: &[&str] = &[SYS, SEC, DEV, REV, LEAD];
 
 /// The product's rules. Bodies are chosen so an allowed call has no lasting
@@ -378,6 +382,41 @@ const MATRIX: &[Row] = &[
         "/api/v1/catalog/tables/ods_none/columns/none/sensitivity",
         Some(secret_level),
         &[SEC],
+    ),
+    row(
+        "GET",
+        "/api/v1/models",
+        "/api/v1/models",
+        None,
+        CATALOG_READERS,
+    ),
+    row(
+        "GET",
+        "/api/v1/models/builds",
+        "/api/v1/models/builds",
+        None,
+        CATALOG_READERS,
+    ),
+    row(
+        "POST",
+        "/api/v1/models/builds",
+        "/api/v1/models/builds",
+        Some(unknown_model),
+        &[SYS],
+    ),
+    row(
+        "GET",
+        "/api/v1/models/{name}",
+        "/api/v1/models/ads_none",
+        None,
+        CATALOG_READERS,
+    ),
+    row(
+        "GET",
+        "/api/v1/models/{name}/lineage",
+        "/api/v1/models/ads_none/lineage?column=x",
+        None,
+        CATALOG_READERS,
     ),
     row("GET", "/api/v1/audit", "/api/v1/audit", None, &[AUD]),
     row(

@@ -1542,6 +1542,13 @@ const FUND_DAILY_COLUMNS: &[(&str, Sensitivity, MaskKind)] = &[
     ("closing", Sensitivity::Internal, MaskKind::Full),
     ("available", Sensitivity::Internal, MaskKind::Full),
     ("safety_reserve", Sensitivity::Internal, MaskKind::Full),
+    ("bank_bal", Sensitivity::Internal, MaskKind::Full),
+    ("unreconciled", Sensitivity::Internal, MaskKind::Full),
+    ("frozen", Sensitivity::Internal, MaskKind::Full),
+    ("pooled_closing", Sensitivity::Internal, MaskKind::Full),
+    ("below_reserve", Sensitivity::Public, MaskKind::Full),
+    ("last_txn_date", Sensitivity::Public, MaskKind::Full),
+    ("idle", Sensitivity::Public, MaskKind::Full),
 ];
 
 /// The roles granted to read `fund_daily` in the demo.

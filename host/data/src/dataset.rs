@@ -14,6 +14,8 @@ use zhiyun_contract::{ColumnMeta, Date, Value, ValueKind};
 #[serde(rename_all = "lowercase")]
 pub enum Aggregation {
     /// Sum of an int, money or float column (nulls skipped; null if all are).
+    /// The sum of a boolean column (a flag) is the number of `true` rows, an
+    /// int — as SQL sums a 0/1 flag.
     Sum,
     /// Number of rows; with a column, number of its non-null values.
     Count,
@@ -237,7 +239,8 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 impl Dataset {
     /// Defines an empty dataset, checking the definition: identifier names,
     /// unique columns, dimensions and measure columns that exist, `sum` only
-    /// over int, money or float, measure names distinct from dimensions.
+    /// over int, money, float or boolean, measure names distinct from
+    /// dimensions.
     pub fn new(
         name: &str,
         columns: Vec<ColumnMeta>,
@@ -332,12 +335,15 @@ impl Dataset {
                 },
             };
             if measure.agg == Aggregation::Sum
-                && !matches!(kind, ValueKind::Int | ValueKind::Money | ValueKind::Float)
+                && !matches!(
+                    kind,
+                    ValueKind::Int | ValueKind::Money | ValueKind::Float | ValueKind::Boolean
+                )
             {
                 return Err(invalid(
                     name,
                     format!(
-                        "measure `{m}` sums a {} column; sum works on int, money and float columns",
+                        "measure `{m}` sums a {} column; sum works on int, money, float and boolean columns",
                         kind_name(kind)
                     ),
                 ));

@@ -156,6 +156,51 @@ pub const FUND_DAILY_RESERVE_DIPS: [ReserveDip; 3] = [
     },
 ];
 
+/// An account-day whose bank balance differs from its book balance (未达账:
+/// an item one side has recorded and the other not yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreconciled {
+    pub org_id: &'static str,
+    pub acct_no: &'static str,
+    pub date: Date,
+    /// `bank_bal − closing`, in fen: positive when the bank has credited
+    /// what the books have not (银行已收、企业未收), negative when it has
+    /// debited what the books have not (银行已付、企业未付).
+    pub fen: i64,
+}
+
+/// The account-days of `fund_daily` with a 未达账 — exactly these; on every
+/// other account-day `bank_bal = closing` and `unreconciled = 0`:
+///
+/// | org | account | day | `unreconciled` |
+/// |---|---|---|---|
+/// | 3300 示范市供电公司 | 1202330000001 | 2026-11-29 | +45 200.00 元 |
+/// | 3300 示范市供电公司 | 1202330000001 | 2026-11-30 | +31 800.00 元 |
+/// | 330101 城东县城关供电所 | 1903330101014 | 2026-11-30 | −1 265.00 元 |
+///
+/// So on 2026-11-30 the whole company's 未达账金额 is +30 535.00 元, and
+/// 城东县供电公司's (3301 and its 供电所) −1 265.00 元.
+pub const FUND_DAILY_UNRECONCILED: [Unreconciled; 3] = [
+    Unreconciled {
+        org_id: "3300",
+        acct_no: "1202330000001",
+        date: nov(29),
+        fen: 4_520_000,
+    },
+    Unreconciled {
+        org_id: "3300",
+        acct_no: "1202330000001",
+        date: nov(30),
+        fen: 3_180_000,
+    },
+    Unreconciled {
+        org_id: "330101",
+        acct_no: "1903330101014",
+        date: nov(30),
+        fen: -126_500,
+    },
+];
+
 #[derive(Clone, Copy)]
 enum Bank {
     Icbc,
@@ -272,11 +317,30 @@ fn col(name: &str, kind: ValueKind) -> ColumnMeta {
 }
 
 /// `fund_daily`: one row per bank account per day, 2026-11-01..=2026-11-30
-/// (31 accounts × 30 days = 930 rows). See [`FUND_DAILY_RESERVE_DIPS`].
+/// (31 accounts × 30 days = 930 rows), with the columns, dimensions and
+/// measures of the warehouse model `ads_fund_daily` (see
+/// `plugins/models/ads/`) except its formula measures (`reserve_coverage`,
+/// `pooling_rate`), which this provider has no way to express — apps divide
+/// the sums themselves. See [`FUND_DAILY_RESERVE_DIPS`] and
+/// [`FUND_DAILY_UNRECONCILED`].
 ///
 /// Invariants: `closing = opening + inflow − outflow`; each day's `opening`
 /// is the previous day's `closing`; `0 ≤ available ≤ closing`; all money in
-/// fen.
+/// fen. The model's derived columns follow from the rest:
+///
+/// - `bank_bal = closing + unreconciled`, where `unreconciled` is 0 except
+///   on the [`FUND_DAILY_UNRECONCILED`] account-days;
+/// - `frozen = closing − available`;
+/// - `pooled_closing` (归集额) `= closing` for accounts in the pool, else 0;
+/// - `below_reserve = available < safety_reserve`;
+/// - `last_txn_date` is the latest day up to this one with any flow
+///   (`inflow + outflow > 0`; null before the first) — every fixture day has
+///   turnover, so it is always `balance_date`;
+/// - `idle` (闲置: 365 days without a transaction) is false everywhere: the
+///   fixture spans 30 days, all of them with transactions.
+///
+/// The flags sum as counts: `below_reserve_accounts` and `idle_accounts`
+/// are the number of rows with the flag set.
 pub fn fund_daily() -> Dataset {
     let columns = vec![
         col("org_id", ValueKind::Text),
@@ -293,6 +357,13 @@ pub fn fund_daily() -> Dataset {
         col("closing", ValueKind::Money),
         col("available", ValueKind::Money),
         col("safety_reserve", ValueKind::Money),
+        col("bank_bal", ValueKind::Money),
+        col("unreconciled", ValueKind::Money),
+        col("frozen", ValueKind::Money),
+        col("pooled_closing", ValueKind::Money),
+        col("below_reserve", ValueKind::Boolean),
+        col("last_txn_date", ValueKind::Date),
+        col("idle", ValueKind::Boolean),
     ];
     let dimensions = [
         "org_id",
@@ -303,6 +374,9 @@ pub fn fund_daily() -> Dataset {
         "acct_type",
         "in_pool",
         "balance_date",
+        "below_reserve",
+        "idle",
+        "last_txn_date",
     ]
     .map(String::from)
     .to_vec();
@@ -313,11 +387,23 @@ pub fn fund_daily() -> Dataset {
         "closing",
         "available",
         "safety_reserve",
+        "bank_bal",
+        "unreconciled",
+        "pooled_closing",
     ]
     .iter()
     .map(|m| (m.to_string(), Measure::sum(m)))
     .collect();
-    measures.push(("account_count".into(), Measure::count()));
+    measures.extend([
+        ("account_count".into(), Measure::count()),
+        (
+            "below_reserve_accounts".into(),
+            Measure::sum("below_reserve"),
+        ),
+        ("idle_accounts".into(), Measure::sum("idle")),
+        ("first_date".into(), Measure::min("balance_date")),
+        ("latest_date".into(), Measure::max("balance_date")),
+    ]);
     let mut ds = Dataset::new("fund_daily", columns, dimensions, measures)
         .expect("the fund_daily definition is valid");
     ds.reserve_rows(ACCOUNTS.len() * 30);
@@ -329,6 +415,12 @@ pub fn fund_daily() -> Dataset {
             .expect("every account belongs to a demo org");
         let no = acct_no(idx, a);
         let dip = FUND_DAILY_RESERVE_DIPS.iter().find(|d| d.acct_no == no);
+        let unreconciled_on = |date: Date| {
+            FUND_DAILY_UNRECONCILED
+                .iter()
+                .find(|u| u.acct_no == no && u.date == date)
+                .map_or(0, |u| u.fen)
+        };
         let (org_id, org_name, parent_id) = (text(org.id), text(org.name), text(org.parent_id));
         let (no, bank, acct_type) = (text(&no), text(a.bank.name()), text(a.acct_type));
 
@@ -341,6 +433,7 @@ pub fn fund_daily() -> Dataset {
             |r: &mut SplitMix64| base * (920 + r.below(161) as i64) / 1000 + r.below(100) as i64;
 
         let mut opening = normal(&mut rng_for(0));
+        let mut last_txn_date: Option<Date> = None;
         for day in 1..=30u8 {
             let date = nov(day);
             let mut r = rng_for(day as u64);
@@ -365,6 +458,10 @@ pub fn fund_daily() -> Dataset {
                 r.below(30) as i64
             };
             let available = closing - closing * frozen_permille / 1000;
+            let unreconciled = unreconciled_on(date);
+            if inflow + outflow > 0 {
+                last_txn_date = Some(date);
+            }
             ds.push_cells([
                 org_id.clone(),
                 org_name.clone(),
@@ -380,6 +477,13 @@ pub fn fund_daily() -> Dataset {
                 Cell::Money(closing),
                 Cell::Money(available),
                 Cell::Money(reserve),
+                Cell::Money(closing + unreconciled),
+                Cell::Money(unreconciled),
+                Cell::Money(closing - available),
+                Cell::Money(if a.in_pool { closing } else { 0 }),
+                Cell::Boolean(available < reserve),
+                last_txn_date.map_or(Cell::Null, Cell::Date),
+                Cell::Boolean(false),
             ]);
             opening = closing;
         }
@@ -454,6 +558,20 @@ mod tests {
                 .unwrap_or_else(|| panic!("{}", dip.acct_no));
             assert_eq!(found.1.org, dip.org_id);
             assert_eq!(found.1.acct_type, dip.acct_type);
+        }
+    }
+
+    #[test]
+    fn account_numbers_of_the_unreconciled_days_are_real() {
+        for u in FUND_DAILY_UNRECONCILED {
+            let found = ACCOUNTS
+                .iter()
+                .enumerate()
+                .find(|(i, a)| acct_no(*i, a) == u.acct_no)
+                .unwrap_or_else(|| panic!("{}", u.acct_no));
+            assert_eq!(found.1.org, u.org_id);
+            assert!((FUND_DAILY_FIRST_DAY..=FUND_DAILY_LAST_DAY).contains(&u.date));
+            assert_ne!(u.fen, 0);
         }
     }
 

@@ -7,7 +7,7 @@
 //! trial run of a submitted app. The built-in demo data is deterministic
 //! (`fund_daily`, and `bench_journal` on request), so tests can assert exact
 //! numbers; [`FUND_DAILY_RESERVE_DIPS`] lists the account-days an alert rule
-//! should find.
+//! should find, [`FUND_DAILY_UNRECONCILED`] the ones with a 未达账.
 //!
 //! What it is **not**: the production query engine. It decides no access
 //! itself: as a [`DataProvider`] it ignores the `caller` (that is the
@@ -28,7 +28,9 @@
 //!   ascending dimension order unless ordered otherwise. With measures and no
 //!   dimensions there is exactly one row, even when nothing matched (sums are
 //!   then null, counts 0). `sum` keeps the column's kind — money stays
-//!   integer fen — and an `i64` overflow is `quota-exceeded`. `count` counts
+//!   integer fen — except that the sum of a boolean flag is the number of
+//!   rows where it is true (an int), and an `i64` overflow is
+//!   `quota-exceeded`. `count` counts
 //!   rows (or, with a column, its non-null values); `min`/`max` skip nulls.
 //! - **Without measures**: the filtered rows, projected onto the requested
 //!   columns (any column, not just declared dimensions), duplicates kept.
@@ -56,7 +58,8 @@ mod query;
 pub use dataset::{Aggregation, Dataset, Measure, ViewGuard};
 pub use demo::{
     BENCH_ACCT_CODES, DEMO_ORGS, DemoOrg, FUND_DAILY_FIRST_DAY, FUND_DAILY_LAST_DAY,
-    FUND_DAILY_RESERVE_DIPS, ReserveDip, SplitMix64, bench_journal, fund_daily,
+    FUND_DAILY_RESERVE_DIPS, FUND_DAILY_UNRECONCILED, ReserveDip, SplitMix64, Unreconciled,
+    bench_journal, fund_daily,
 };
 pub use json::{MAX_FIXTURE_FILE_BYTES, dataset_from_json, datasets_from_dir};
 

@@ -234,6 +234,14 @@ impl MeasurePlan<'_> {
             (Acc::SumInt(s), Some(Cell::Int(v))) | (Acc::SumMoney(s), Some(Cell::Money(v))) => {
                 *s = Some(s.unwrap_or(0).checked_add(*v).ok_or_else(overflow)?);
             }
+            // A flag sums as a count of the rows where it is set.
+            (Acc::SumInt(s), Some(Cell::Boolean(b))) => {
+                *s = Some(
+                    s.unwrap_or(0)
+                        .checked_add(i64::from(*b))
+                        .ok_or_else(overflow)?,
+                );
+            }
             (Acc::SumFloat(s), Some(Cell::Float(v))) => *s = Some(s.unwrap_or(0.0) + v),
             (Acc::Min(m), Some(c)) if !c.is_null() && m.as_ref().is_none_or(|cur| c < cur) => {
                 *m = Some(c.clone());
@@ -247,8 +255,8 @@ impl MeasurePlan<'_> {
     }
 
     fn output_kind(&self) -> ValueKind {
-        match self.agg {
-            Aggregation::Count => ValueKind::Int,
+        match (self.agg, self.kind) {
+            (Aggregation::Count, _) | (Aggregation::Sum, ValueKind::Boolean) => ValueKind::Int,
             _ => self.kind,
         }
     }

@@ -78,8 +78,54 @@ fn fund_daily_has_the_documented_shape() {
     let p = FixtureProvider::demo();
     let ds = p.dataset("fund_daily").unwrap();
     assert_eq!(ds.row_count(), 31 * 30);
-    assert_eq!(ds.columns().len(), 14);
-    assert_eq!(ds.dimensions().len(), 8);
+    // The columns of the warehouse model `ads_fund_daily`, in its order.
+    let columns: Vec<(&str, ValueKind)> = ds
+        .columns()
+        .iter()
+        .map(|c| (c.name.as_str(), c.kind))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("org_id", ValueKind::Text),
+            ("org_name", ValueKind::Text),
+            ("parent_id", ValueKind::Text),
+            ("acct_no", ValueKind::Text),
+            ("bank", ValueKind::Text),
+            ("acct_type", ValueKind::Text),
+            ("in_pool", ValueKind::Boolean),
+            ("balance_date", ValueKind::Date),
+            ("opening", ValueKind::Money),
+            ("inflow", ValueKind::Money),
+            ("outflow", ValueKind::Money),
+            ("closing", ValueKind::Money),
+            ("available", ValueKind::Money),
+            ("safety_reserve", ValueKind::Money),
+            ("bank_bal", ValueKind::Money),
+            ("unreconciled", ValueKind::Money),
+            ("frozen", ValueKind::Money),
+            ("pooled_closing", ValueKind::Money),
+            ("below_reserve", ValueKind::Boolean),
+            ("last_txn_date", ValueKind::Date),
+            ("idle", ValueKind::Boolean),
+        ]
+    );
+    assert_eq!(
+        ds.dimensions(),
+        [
+            "org_id",
+            "org_name",
+            "parent_id",
+            "acct_no",
+            "bank",
+            "acct_type",
+            "in_pool",
+            "balance_date",
+            "below_reserve",
+            "idle",
+            "last_txn_date"
+        ]
+    );
     let measures: Vec<&str> = ds.measures().iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(
         measures,
@@ -90,7 +136,14 @@ fn fund_daily_has_the_documented_shape() {
             "closing",
             "available",
             "safety_reserve",
-            "account_count"
+            "bank_bal",
+            "unreconciled",
+            "pooled_closing",
+            "account_count",
+            "below_reserve_accounts",
+            "idle_accounts",
+            "first_date",
+            "latest_date"
         ]
     );
     assert_eq!(p.dataset_names().collect::<Vec<_>>(), ["fund_daily"]);
@@ -196,6 +249,160 @@ fn reserve_dips_are_exactly_the_documented_ones() {
         .map(|r| r[1].to_text())
         .collect();
     assert_eq!(below, ["1903330300013"]);
+}
+
+#[test]
+fn derived_columns_follow_the_model() {
+    let unreconciled_days: Vec<(String, String)> = FUND_DAILY_UNRECONCILED
+        .iter()
+        .map(|u| (u.acct_no.to_string(), u.date.to_string()))
+        .collect();
+    let mut found = Vec::new();
+    for r in fund_rows() {
+        let (closing, available, reserve) = (
+            money(&r["closing"]),
+            money(&r["available"]),
+            money(&r["safety_reserve"]),
+        );
+        let (bank_bal, unreconciled) = (money(&r["bank_bal"]), money(&r["unreconciled"]));
+        assert_eq!(unreconciled, bank_bal - closing);
+        if unreconciled != 0 {
+            found.push((r["acct_no"].to_text(), r["balance_date"].to_text()));
+        }
+        assert_eq!(money(&r["frozen"]), closing - available);
+        let pooled = if r["in_pool"] == Value::Boolean(true) {
+            closing
+        } else {
+            0
+        };
+        assert_eq!(money(&r["pooled_closing"]), pooled);
+        assert_eq!(r["below_reserve"], Value::Boolean(available < reserve));
+        // Every fixture day has turnover, so it is its own last transaction day.
+        assert!(money(&r["inflow"]) + money(&r["outflow"]) > 0);
+        assert_eq!(r["last_txn_date"], r["balance_date"]);
+        assert_eq!(r["idle"], Value::Boolean(false));
+    }
+    found.sort();
+    let mut want = unreconciled_days;
+    want.sort();
+    assert_eq!(found, want);
+}
+
+#[test]
+fn the_model_measures_aggregate_like_the_warehouse() {
+    let p = FixtureProvider::demo();
+    let mut query = q(
+        "fund_daily",
+        &[],
+        &[
+            "unreconciled",
+            "bank_bal",
+            "closing",
+            "pooled_closing",
+            "below_reserve_accounts",
+            "idle_accounts",
+            "first_date",
+            "latest_date",
+        ],
+    );
+    query.filters = vec![filter("balance_date", FilterOp::Eq, vec![nov(30)])];
+    let t = p.run(&query).unwrap();
+    let kinds: Vec<ValueKind> = t.columns.iter().map(|c| c.kind).collect();
+    use ValueKind::{Date as D, Int, Money as M};
+    assert_eq!(kinds, [M, M, M, M, Int, Int, D, D]);
+    let row = &t.rows[0];
+    // 3 180 000 − 126 500 fen (FUND_DAILY_UNRECONCILED on 2026-11-30).
+    assert_eq!(row[0], Value::Money(3_053_500));
+    assert_eq!(money(&row[1]), money(&row[2]) + 3_053_500);
+    let manual_pooled: i64 = fund_rows()
+        .iter()
+        .filter(|r| r["balance_date"] == nov(30) && r["in_pool"] == Value::Boolean(true))
+        .map(|r| money(&r["closing"]))
+        .sum();
+    assert_eq!(row[3], Value::Money(manual_pooled));
+    // Only 1903330300013 is below its reserve on 2026-11-30.
+    assert_eq!(row[4], Value::Int(1));
+    assert_eq!(row[5], Value::Int(0));
+    assert_eq!((&row[6], &row[7]), (&nov(30), &nov(30)));
+
+    // Over the whole month: 6 account-days below reserve; the date range.
+    let t = p
+        .run(&q(
+            "fund_daily",
+            &[],
+            &["below_reserve_accounts", "first_date", "latest_date"],
+        ))
+        .unwrap();
+    assert_eq!(
+        t.rows,
+        vec![vec![
+            Value::Int(6),
+            Value::Date(FUND_DAILY_FIRST_DAY),
+            Value::Date(FUND_DAILY_LAST_DAY)
+        ]]
+    );
+    // No data: the latest date is null (so an app can tell "no data").
+    let mut none = q(
+        "fund_daily",
+        &[],
+        &["latest_date", "below_reserve_accounts"],
+    );
+    none.filters = vec![filter("org_id", FilterOp::Eq, vec![text("nobody")])];
+    assert_eq!(
+        p.run(&none).unwrap().rows,
+        vec![vec![Value::Null, Value::Null]]
+    );
+    // The flags are dimensions too.
+    let mut by_flag = q("fund_daily", &["below_reserve"], &["account_count"]);
+    by_flag.filters = vec![filter("balance_date", FilterOp::Eq, vec![nov(30)])];
+    assert_eq!(
+        p.run(&by_flag).unwrap().rows,
+        vec![
+            vec![Value::Boolean(false), Value::Int(30)],
+            vec![Value::Boolean(true), Value::Int(1)],
+        ]
+    );
+}
+
+#[test]
+fn the_sum_of_a_flag_counts_its_true_rows() {
+    let ds = Dataset::new(
+        "flags",
+        vec![
+            ColumnMeta {
+                name: "k".into(),
+                kind: ValueKind::Text,
+            },
+            ColumnMeta {
+                name: "on".into(),
+                kind: ValueKind::Boolean,
+            },
+        ],
+        vec!["k".into()],
+        vec![("on_count".into(), Measure::sum("on"))],
+    )
+    .unwrap()
+    .with_rows(vec![
+        vec![text("a"), Value::Boolean(true)],
+        vec![text("a"), Value::Boolean(false)],
+        vec![text("a"), Value::Boolean(true)],
+        vec![text("a"), Value::Null],
+        vec![text("b"), Value::Boolean(false)],
+        vec![text("c"), Value::Null],
+    ])
+    .unwrap();
+    let p = FixtureProvider::empty().with_dataset(ds);
+    let t = p.run(&q("flags", &["k"], &["on_count"])).unwrap();
+    assert_eq!(t.columns[1].kind, ValueKind::Int);
+    assert_eq!(
+        t.rows,
+        vec![
+            vec![text("a"), Value::Int(2)],
+            vec![text("b"), Value::Int(0)],
+            // Only nulls: null, as for any sum.
+            vec![text("c"), Value::Null],
+        ]
+    );
 }
 
 #[test]

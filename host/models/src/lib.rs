@@ -10,6 +10,7 @@
 //! by the permission layer; the query engine (`zhiyun-query`) applies it.
 
 pub mod build;
+pub mod lineage;
 pub mod project;
 pub mod template;
 

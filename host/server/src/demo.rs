@@ -181,7 +181,7 @@ async fn demo_data(state: &crate::http::AppState, args: &DemoArgs) -> anyhow::Re
             "the warehouse holds batch {} ({} rows); not generating another",
             b.batch_id, b.rows_loaded
         );
-        return Ok(());
+        return demo_models(state).await;
     }
     let dir = args.data_dir.join("inbox").join("demo-batch-1");
     if dir.exists() && !dir.join(zhiyun_batch::MANIFEST_FILE).exists() {
@@ -216,6 +216,24 @@ async fn demo_data(state: &crate::http::AppState, args: &DemoArgs) -> anyhow::Re
         false,
     )
     .await?;
+    demo_models(state).await
+}
+
+/// Builds the models (the S02 wide tables and datasets) on the demo data:
+/// in full the first time, then only what changed (usually nothing).
+async fn demo_models(state: &crate::http::AppState) -> anyhow::Result<()> {
+    let Some(project) = state.warehouse.models.clone() else {
+        return Ok(());
+    };
+    let report = zhiyun_models::build(&state.warehouse.db, &project, &Default::default(), |_| {})
+        .await
+        .context("building the models")?;
+    for run in &report.runs {
+        eprintln!("  model {}", crate::models_cmd::describe_run(run));
+    }
+    if !report.ok() {
+        anyhow::bail!("some models failed to build; see above");
+    }
     Ok(())
 }
 

@@ -22,6 +22,22 @@ pub enum ModelsCommand {
     List(ListArgs),
     /// The last builds, newest first, with what each model did.
     History(ListArgs),
+    /// A model column's lineage (血缘): the columns it is computed from,
+    /// model by model, down to the DWD and ODS columns and their batches,
+    /// flagged where a source's reconciliation did not match.
+    Lineage(LineageArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LineageArgs {
+    /// `<model>.<column>`, e.g. ads_fund_daily.closing.
+    pub column: String,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[arg(long, default_value = DEFAULT_MODELS_DIR)]
+    pub models: PathBuf,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -62,6 +78,7 @@ pub async fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
         ModelsCommand::Build(args) => build_cmd(args).await,
         ModelsCommand::List(args) => list_cmd(args).await,
         ModelsCommand::History(args) => history_cmd(args).await,
+        ModelsCommand::Lineage(args) => lineage_cmd(args).await,
     }
 }
 
@@ -217,6 +234,58 @@ async fn history_cmd(args: ListArgs) -> anyhow::Result<ExitCode> {
         );
         for run in &b.runs {
             println!("  {}", describe_run(run));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn lineage_cmd(args: LineageArgs) -> anyhow::Result<ExitCode> {
+    let Some((model, column)) = args.column.split_once('.') else {
+        anyhow::bail!("give the column as <model>.<column>, e.g. ads_fund_daily.closing");
+    };
+    let project = load_project(&args.models)?;
+    let db = args.warehouse.open().await?;
+    let result = async {
+        let lineage = zhiyun_models::lineage::project_lineage(&db, &project).await?;
+        zhiyun_models::lineage::trace(&db, &project, &lineage, model, column).await
+    }
+    .await;
+    db.close().await;
+    let trace = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&trace)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{model}.{column}");
+    for e in &trace.edges {
+        println!("  {} ← {} ({})", e.to, e.from, e.kind);
+    }
+    println!("sources (DWD → ODS):");
+    for s in &trace.sources {
+        let how = match s.direct {
+            Some(k) => format!("{k:?}").to_lowercase(),
+            None => "indirect".to_string(),
+        };
+        let ods = trace
+            .ods
+            .iter()
+            .find(|(d, _)| *d == s.column)
+            .map(|(_, o)| format!(" ← {o}"))
+            .unwrap_or_default();
+        println!("  {}{ods} [{how}]", s.column);
+    }
+    for (table, batches) in &trace.batches {
+        println!("  {table}: batches {}", batches.join(", "));
+    }
+    if trace.flags.is_empty() {
+        println!("not flagged: every source batch reconciled");
+    } else {
+        println!("FLAGGED — a source did not reconcile:");
+        for f in &trace.flags {
+            println!(
+                "  {} / {}: {} — {}",
+                f.batch_id, f.table, f.status, f.summary
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

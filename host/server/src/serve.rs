@@ -59,13 +59,17 @@ pub struct ServeArgs {
     /// [default: plugins/cleaning if it exists, else the default rules].
     #[arg(long, env = "ZHIYUN_CLEANING_RULES")]
     pub cleaning_rules: Option<PathBuf>,
+    /// The model project (DWS wide tables, ADS datasets apps read)
+    /// [default: plugins/models if it exists, else none].
+    #[arg(long, env = "ZHIYUN_MODELS")]
+    pub models: Option<PathBuf>,
     /// Create the demo org tree, accounts, menus and dataset policies if
     /// they are missing (idempotent). For demos and tests, never production.
     #[arg(long, env = "ZHIYUN_SEED_DEMO")]
     pub seed_demo: bool,
     /// A TOML file with any of: listen, data_dir, database_url, max_concurrent,
     /// cookie_secure, session_idle_minutes, session_max_hours, policy_sync_ms,
-    /// warehouse_url, batch_inbox, cleaning_rules.
+    /// warehouse_url, batch_inbox, cleaning_rules, models.
     /// Flags and environment variables override it.
     #[arg(long, env = "ZHIYUN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -85,6 +89,7 @@ struct FileConfig {
     warehouse_url: Option<String>,
     batch_inbox: Option<PathBuf>,
     cleaning_rules: Option<PathBuf>,
+    models: Option<PathBuf>,
 }
 
 /// The effective configuration.
@@ -103,6 +108,8 @@ pub struct ServeConfig {
     pub batch_inbox: PathBuf,
     /// `None`: the default rules of each column's declared type.
     pub cleaning_rules: Option<PathBuf>,
+    /// The model project directory; `None`: no models.
+    pub models: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -126,6 +133,7 @@ impl ServeArgs {
                 .or(file.batch_inbox)
                 .unwrap_or_else(|| data_dir.join("inbox")),
             warehouse_url: self.warehouse_url.or(file.warehouse_url),
+            models: models_dir(self.models.or(file.models))?,
             cleaning_rules: crate::data_cmd::rules_dir(
                 &self
                     .cleaning_rules
@@ -214,11 +222,28 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     let changes =
         zhiyun_authz::ChangeRequests::new(store.clone(), audit.clone(), Arc::new(appliers));
     let fixtures = FixtureProvider::demo();
-    let governed = Arc::new(GovernedData::new(
-        fixtures.clone(),
-        policy.clone(),
-        audit_sink.clone(),
-    ));
+    let warehouse_db = match &config.warehouse_url {
+        Some(url) => zhiyun_warehouse::Db::open(url).await,
+        None => zhiyun_warehouse::Db::open_in(&config.data_dir).await,
+    }
+    .context("opening the data warehouse")?;
+    let models = match &config.models {
+        Some(dir) => Some(Arc::new(
+            zhiyun_models::Project::load(dir)
+                .with_context(|| format!("reading the models in {}", dir.display()))?,
+        )),
+        None => None,
+    };
+    let engine = match &models {
+        Some(project) => Some(Arc::new(
+            query_engine(config, &warehouse_db, project.clone()).await?,
+        )),
+        None => None,
+    };
+    let governed = Arc::new(
+        GovernedData::new(fixtures.clone(), policy.clone(), audit_sink.clone())
+            .with_engine(engine, config.seed_demo),
+    );
     let apps = AppService::new(
         registry,
         Arc::new(runtime),
@@ -227,16 +252,14 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         changes.clone(),
         metrics.clone(),
     );
-    let warehouse_db = match &config.warehouse_url {
-        Some(url) => zhiyun_warehouse::Db::open(url).await,
-        None => zhiyun_warehouse::Db::open_in(&config.data_dir).await,
-    }
-    .context("opening the data warehouse")?;
-    let warehouse = Arc::new(crate::warehouse::WarehouseService::new(
-        warehouse_db,
-        config.batch_inbox.clone(),
-        config.cleaning_rules.clone(),
-    ));
+    let warehouse = Arc::new(
+        crate::warehouse::WarehouseService::new(
+            warehouse_db,
+            config.batch_inbox.clone(),
+            config.cleaning_rules.clone(),
+        )
+        .with_models(models.clone()),
+    );
     let policy_sync = policy.spawn_sync(std::time::Duration::from_millis(config.policy_sync_ms));
     Ok(AppState {
         apps: Arc::new(apps),
@@ -252,6 +275,81 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         store,
         warehouse,
     })
+}
+
+/// The query engine apps read the models' datasets through, on the read-only
+/// connection (the second wall): on SQLite the warehouse file opened
+/// read-only; on PostgreSQL the warehouse's schema read as the role
+/// `zhiyun_reader` (created if missing, with SELECT on that schema only),
+/// which is refused when the schema also holds the platform's tables.
+async fn query_engine(
+    config: &ServeConfig,
+    db: &zhiyun_warehouse::Db,
+    project: Arc<zhiyun_models::Project>,
+) -> anyhow::Result<zhiyun_query::engine::Engine> {
+    const READER_ROLE: &str = "zhiyun_reader";
+    let (url, role) = match db {
+        zhiyun_warehouse::Db::Sqlite(_) => {
+            let url = match &config.warehouse_url {
+                Some(url) => url.clone(),
+                None => format!(
+                    "sqlite://{}",
+                    config
+                        .data_dir
+                        .join(zhiyun_warehouse::db::SQLITE_FILE)
+                        .display()
+                ),
+            };
+            (url, None)
+        }
+        zhiyun_warehouse::Db::Postgres(pool) => {
+            let url = config
+                .warehouse_url
+                .clone()
+                .context("a PostgreSQL warehouse needs --warehouse-url")?;
+            let schema: String = sqlx::query_scalar("SELECT current_schema()")
+                .fetch_one(pool)
+                .await
+                .context("reading the warehouse schema")?;
+            let shared: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() \
+                 AND table_name IN ('sessions', 'users', 'department_keys')",
+            )
+            .fetch_one(pool)
+            .await
+            .context("checking the warehouse schema")?;
+            if shared > 0 {
+                anyhow::bail!(
+                    "the warehouse schema `{schema}` also holds the platform's tables; give the warehouse a schema of its own (e.g. ?options=-c%20search_path%3Dwarehouse) so that apps' queries cannot reach the platform"
+                );
+            }
+            zhiyun_query::exec::ensure_reader_role(pool, &schema, READER_ROLE)
+                .await
+                .context("setting up the warehouse reader role")?;
+            (url, Some(READER_ROLE))
+        }
+    };
+    let reader = zhiyun_query::exec::ReadOnlyWarehouse::open(&url, role)
+        .await
+        .context("opening the read-only warehouse connection")?;
+    Ok(zhiyun_query::engine::Engine::new(
+        project,
+        reader,
+        db.clone(),
+    ))
+}
+
+/// The model project to serve: the one named (which must exist), else
+/// `plugins/models` when it exists (a checkout), else none.
+fn models_dir(named: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    match named {
+        Some(dir) if dir.is_dir() => Ok(Some(dir)),
+        Some(dir) => anyhow::bail!("the models directory {} does not exist", dir.display()),
+        None => {
+            let default = PathBuf::from(crate::models_cmd::DEFAULT_MODELS_DIR);
+            Ok(default.is_dir().then_some(default))
+        }
+    }
 }
 
 /// The demo org tree and accounts (zhiyun_authz::identity::DEMO_USERS),

@@ -26,6 +26,8 @@ pub struct WarehouseService {
     rules: Option<PathBuf>,
     jobs: Mutex<BTreeMap<u64, Arc<Mutex<LoadJob>>>>,
     next_job: AtomicU64,
+    /// The model project (DWS/ADS), if the server has one.
+    pub models: Option<Arc<zhiyun_models::Project>>,
 }
 
 /// A batch load started through the API.
@@ -129,7 +131,14 @@ impl WarehouseService {
             rules,
             jobs: Mutex::new(BTreeMap::new()),
             next_job: AtomicU64::new(1),
+            models: None,
         }
+    }
+
+    /// With the model project the API builds and lists.
+    pub fn with_models(mut self, project: Option<Arc<zhiyun_models::Project>>) -> Self {
+        self.models = project;
+        self
     }
 
     /// Starts loading `<inbox>/<batch>` in the background: ODS load,

@@ -10,6 +10,7 @@ pub mod changes;
 pub mod data;
 pub mod error;
 pub mod extract;
+pub mod models;
 pub mod ops;
 pub mod permissions;
 pub mod warehouse;
@@ -143,6 +144,11 @@ impl AppState {
         catalog::directory,
         catalog::refresh,
         catalog::confirm_sensitivity,
+        models::list,
+        models::model,
+        models::history,
+        models::start_build,
+        models::lineage,
         warehouse::start_load,
         warehouse::job,
         warehouse::batches,
@@ -261,6 +267,13 @@ pub fn router(state: AppState) -> Router {
             get(warehouse::batches).post(warehouse::start_load),
         )
         .route("/warehouse/jobs/{id}", get(warehouse::job))
+        .route("/models", get(models::list))
+        .route(
+            "/models/builds",
+            get(models::history).post(models::start_build),
+        )
+        .route("/models/{name}", get(models::model))
+        .route("/models/{name}/lineage", get(models::lineage))
         .route("/catalog/search", get(catalog::search))
         .route("/catalog/tables/{name}", get(catalog::table))
         .route("/catalog/directory", get(catalog::directory))

@@ -252,6 +252,22 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Action("catalog.classify"),
         ADMIN,
     ),
+    // Models (模型): browse like the catalog, build like a load
+    ep("GET", "/api/v1/models", Action("catalog.read"), READ),
+    ep("GET", "/api/v1/models/builds", Action("catalog.read"), READ),
+    ep(
+        "POST",
+        "/api/v1/models/builds",
+        Action("warehouse.load"),
+        ADMIN,
+    ),
+    ep("GET", "/api/v1/models/{name}", Action("catalog.read"), READ),
+    ep(
+        "GET",
+        "/api/v1/models/{name}/lineage",
+        Action("catalog.read"),
+        READ,
+    ),
     // Audit (审计管理员 only)
     ep("GET", "/api/v1/audit", Action("audit.read"), READ),
     ep("GET", "/api/v1/audit/verify", Action("audit.read"), READ),
