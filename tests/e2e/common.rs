@@ -81,6 +81,9 @@ impl Server {
         ])
         .arg(data.path())
         .args(["--policy-sync-ms", "100"])
+        // As in a checkout: the models serve their datasets once built.
+        .arg("--models")
+        .arg(workspace().join("plugins/models"))
         .env_remove("DATABASE_URL")
         .env("ZHIYUN_LOG", "warn")
         .stdout(Stdio::piped())
