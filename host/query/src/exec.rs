@@ -10,9 +10,9 @@
 //!   [`ReadOnlyWarehouse::open`] refuses a file that has the platform's
 //!   tables. Connections are opened read-only (`SQLITE_OPEN_READONLY`) with
 //!   `PRAGMA query_only = ON`, and each gets an authorizer that allows only
-//!   reading (`SELECT`, reads of the main database's tables other than
-//!   `sqlite_*` / `pragma_*`, functions other than extension and file ones)
-//!   and refuses every write, `PRAGMA` and `ATTACH`; the number of attachable
+//!   reading (`SELECT`, reads of `WITH` tables and of the main database's
+//!   tables other than `sqlite_*` / `pragma_*`, functions other than
+//!   extension and file ones) and refuses every write, `PRAGMA` and `ATTACH`; the number of attachable
 //!   databases is also limited to zero. Read-only and `query_only` alone do
 //!   not stop `ATTACH 'platform.db'` from *reading* another file — the
 //!   authorizer and the limit do. `VACUUM INTO` (which attaches a new file)

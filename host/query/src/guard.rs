@@ -78,7 +78,9 @@
 //! The guard works on the syntax tree and prints the SQL it returns from the
 //! rewritten tree, so comments, odd quoting and case (`SeLeCt`,
 //! `"FUND_DAILY"`, `[x]`, `/* */` inside a statement, a trailing `--`)
-//! cannot change what it decided. Statements over 64 KiB or 10 000 tokens
+//! cannot change what it decided; and the printed SQL must read back as the
+//! same single query, so a quoting the printer does not render faithfully
+//! is refused rather than sent. NUL characters are refused. Statements over 64 KiB or 10 000 tokens
 //! are refused before parsing (a deep expression could otherwise exhaust
 //! the stack).
 
@@ -106,6 +108,9 @@ pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 pub const MAX_TOKENS: usize = 10_000;
 /// The highest placeholder number an app may use (`?999`).
 pub const MAX_PLACEHOLDER: usize = 999;
+/// The most dataset references a statement may make (each becomes a copy
+/// of the dataset's view, so this bounds the SQL sent).
+pub const MAX_DATASET_REFERENCES: usize = 64;
 
 /// The SQL dialect of a warehouse backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -355,6 +360,14 @@ pub fn guard(
             format!("the statement is longer than {MAX_STATEMENT_BYTES} bytes"),
         ));
     }
+    if statement.contains('\0') {
+        // SQLite stops reading a statement at a NUL byte.
+        return Err(GuardError::new(
+            Refusal::Syntax,
+            statement.replace('\0', "\\0"),
+            "the statement contains a NUL character",
+        ));
+    }
     let tokens = tokenize(statement, dialect)?;
     let mut statements = Parser::new(dialect.parser())
         .with_tokens_with_locations(tokens)
@@ -410,11 +423,32 @@ pub fn guard(
         return Err(e);
     }
     let (params, datasets) = rewrite.finish();
+    let sql = query.to_string();
+    reads_back(&sql, dialect)
+        .map_err(|reason| GuardError::new(Refusal::Syntax, statement, reason))?;
     Ok(GuardedSql {
-        sql: query.to_string(),
+        sql,
         params,
         datasets,
     })
+}
+
+/// The SQL sent to the database is printed from the checked tree; reading
+/// it back must give one query that prints the same. A printer that failed
+/// to escape something (a `]` inside a SQLite `[name]`, say, which the
+/// parser reads as an escape and SQLite as the end of the name) would show
+/// here, instead of the database reading a different statement.
+fn reads_back(sql: &str, dialect: Dialect) -> Result<(), String> {
+    let again = Parser::parse_sql(dialect.parser(), sql)
+        .map_err(|e| format!("the rewritten statement does not read back: {e}"))?;
+    match again.as_slice() {
+        [q @ Statement::Query(_)] if q.to_string() == sql => Ok(()),
+        _ => Err(
+            "the rewritten statement reads back differently (unusual quoting?); \
+             write names with double quotes"
+                .into(),
+        ),
+    }
 }
 
 /// The statement's tokens, counted (the count bounds the tree's depth). On

@@ -268,6 +268,29 @@ fn quoting_case_and_comments_do_not_change_the_outcome() {
     ] {
         assert_eq!(refuse(sql, Dialect::Sqlite).kind, Refusal::Table, "{sql}");
     }
+    // A name the printer would not render faithfully (`]` is not escaped
+    // inside brackets in SQLite) is refused, not sent as two statements.
+    let e = refuse(
+        "SELECT org_id AS [a]]; SELECT secret FROM dwd_secret; --] FROM fund_daily",
+        Dialect::Sqlite,
+    );
+    assert_eq!(e.kind, Refusal::Syntax, "{e}");
+    for d in BOTH {
+        let e = refuse("SELECT org_id FROM fund_daily WHERE org_id = 'a\0b'", d);
+        assert_eq!(e.kind, Refusal::Syntax, "{e}");
+        // Quotes inside names and strings are escaped in the output.
+        let g = accept(
+            "SELECT org_id AS \"x\"\"; SELECT secret FROM dwd_secret; --\", 'it''s' AS y FROM fund_daily",
+            d,
+        );
+        assert!(
+            g.sql
+                .contains("AS \"x\"\"; SELECT secret FROM dwd_secret; --\""),
+            "{}",
+            g.sql
+        );
+        assert!(g.sql.contains("'it''s'"), "{}", g.sql);
+    }
     // Unicode escapes are not a way to spell a granted name.
     refuse("SELECT * FROM U&\"fund\\005fdaily\"", Dialect::Postgres);
     refuse("SELECT * FROM U&\"dwd\\005fsecret\"", Dialect::Postgres);
@@ -693,6 +716,12 @@ fn huge_or_deep_statements_are_refused_without_crashing() {
         assert_eq!(refuse(&long, d).kind, Refusal::Syntax);
         let nested = format!("SELECT {}1{}", "(".repeat(500), ")".repeat(500));
         assert_eq!(refuse(&nested, d).kind, Refusal::Syntax);
+        let many = vec!["SELECT org_id FROM fund_daily"; 65].join(" UNION ALL ");
+        assert_eq!(refuse(&many, d).kind, Refusal::Table);
+        accept(
+            &vec!["SELECT org_id FROM fund_daily"; 64].join(" UNION ALL "),
+            d,
+        );
         // Within the limits, a long chain is fine.
         accept(&format!("SELECT 1{}", " + 1".repeat(3_000)), d);
         assert_eq!(refuse("", d).kind, Refusal::StatementCount);

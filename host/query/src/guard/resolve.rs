@@ -14,7 +14,10 @@
 //! expressions are not the app's) and recognised by its address while the
 //! visitor walks through it.
 
-use super::{BoundParam, DatasetView, Dialect, GuardError, Refusal, flow, quote_ident};
+use super::{
+    BoundParam, DatasetView, Dialect, GuardError, MAX_DATASET_REFERENCES, Refusal, flow,
+    quote_ident,
+};
 use sqlparser::ast::{
     Ident, ObjectName, ObjectNamePart, Query, Statement, TableAlias, TableFactor, Value,
     ValueWithSpan, VisitMut, VisitorMut,
@@ -209,6 +212,13 @@ impl<'a> Resolve<'a> {
             };
             return Err(GuardError::new(Refusal::Table, &id, reason));
         };
+        if self.trusted.len() >= MAX_DATASET_REFERENCES {
+            return Err(GuardError::new(
+                Refusal::Table,
+                &id,
+                format!("a statement may refer to datasets at most {MAX_DATASET_REFERENCES} times"),
+            ));
+        }
         let alias = alias.take().unwrap_or_else(|| TableAlias {
             explicit: true,
             name: id.clone(),

@@ -30,9 +30,18 @@ pub fn pg_base() -> String {
     std::env::var("ZHIYUN_TEST_PG_URL").unwrap_or_else(|_| PG_URL.into())
 }
 
-/// The rows of `ads_fund_daily`: org, account, id number, holder, closing
-/// (fen), date, an internal note no view shows.
-pub const ROWS: &[(&str, &str, Option<&str>, &str, i64, &str)] = &[
+/// A row of `ads_fund_daily`: org, account, id number, holder, closing
+/// (fen), date (and an internal note no view shows, the same in every row).
+pub type FundRow = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    i64,
+    &'static str,
+);
+
+pub const ROWS: &[FundRow] = &[
     (
         "3301",
         "6222021234567890123",
