@@ -1,0 +1,1 @@
+//! Placeholder: the data services e2e test is being written.
