@@ -265,6 +265,44 @@ const MATRIX: &[Row] = &[
         None,
         &[DEV, REV, LEAD, BIZ],
     ),
+    // Data services (数据服务): everyone may list them and try a call (the
+    // governed path decides the rows); developers and the system admin
+    // propose; the system admin retires.
+    row(
+        "GET",
+        "/api/v1/data-services",
+        "/api/v1/data-services",
+        None,
+        ALL,
+    ),
+    row(
+        "POST",
+        "/api/v1/data-services",
+        "/api/v1/data-services",
+        Some(empty),
+        &[SYS, DEV],
+    ),
+    row(
+        "GET",
+        "/api/v1/data-services/{name}",
+        "/api/v1/data-services/no-such-service",
+        None,
+        ALL,
+    ),
+    row(
+        "POST",
+        "/api/v1/data-services/{name}/retire",
+        "/api/v1/data-services/no-such-service/retire",
+        Some(|| json!({"reason": "矩阵"})),
+        &[SYS],
+    ),
+    row(
+        "GET",
+        "/api/v1/services/{name}",
+        "/api/v1/services/no-such-service",
+        None,
+        ALL,
+    ),
     // Administration.
     row("POST", "/api/v1/orgs", "/api/v1/orgs", Some(empty), &[SYS]),
     row("GET", "/api/v1/users", "/api/v1/users", None, &[SYS, SEC]),

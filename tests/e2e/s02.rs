@@ -141,6 +141,146 @@ async fn check_against_files(base: &str, batch: &Path) {
     }
 }
 
+/// Publishes the `sql-probe` test app (its manifest declares `fund_daily`)
+/// and puts it on the 资金管理 menu.
+async fn publish_sql_probe(api: &Api) {
+    let secadmin = api.login("secadmin").await;
+    let developer = api.login("dev.cw").await;
+    let reviewer = api.login("reviewer").await;
+    let (key, public) = department_key("caiwu-probe");
+    api.register_key(&secadmin, &key, public).await;
+    let a = api
+        .post_raw(
+            &developer,
+            "/api/v1/packages",
+            "application/octet-stream",
+            package("tests/apps/sql-probe", "sql_probe", None, &key),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let a = api
+        .post(
+            &reviewer,
+            "/api/v1/apps/sql-probe/versions/0.1.0/approve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    api.place_on_menu("sql-probe").await;
+}
+
+/// Runs `sql` through the app's `data.sql` import as `token`'s user.
+async fn probe(api: &Api, token: &str, sql: &str, p1: Option<&str>) -> Answer {
+    let mut params = json!({ "sql": sql });
+    if let Some(p) = p1 {
+        params["p1"] = json!(p);
+    }
+    api.post(
+        token,
+        "/api/v1/apps/sql-probe/launch",
+        json!({ "params": params }),
+    )
+    .await
+}
+
+/// The rows of the probe's result table.
+fn probe_rows(a: &Answer) -> Vec<serde_json::Value> {
+    let blocks = a.body["output"]["output"]["blocks"].as_array().unwrap();
+    let table = blocks.iter().find(|b| b["type"] == "table").unwrap();
+    table["value"]["rows"].as_array().unwrap().clone()
+}
+
+/// An app's own SQL over the warehouse, as a 县公司 user: the sums are the
+/// files', no other org's row comes back however the statement is written,
+/// nothing but the granted dataset can be named, nothing can be written,
+/// and every access is audited with its row count.
+async fn guarded_sql_through_an_app(base: &str, batch: &Path) {
+    let api = Api::new(base);
+    publish_sql_probe(&api).await;
+    let user = api.login("user.3301").await;
+    let by_org = "SELECT org_id, SUM(closing) AS closing, COUNT(*) AS n FROM fund_daily \
+                  WHERE balance_date = ?1 GROUP BY org_id ORDER BY org_id";
+    let a = probe(&api, &user, by_org, Some("2026-10-31")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let rows = probe_rows(&a);
+    assert_eq!(rows.len(), 1, "only 3301: {rows:?}");
+    let cells = rows[0]["cells"].as_array().unwrap();
+    assert_eq!(cells[0]["value"], "3301");
+    assert_eq!(cells[1]["type"], "money", "a sum of money stays money");
+    let want = s02_from_files(batch, "2026-10-31", &["3301"]);
+    assert_eq!(cells[1]["value"].as_i64().unwrap(), want.balance);
+    assert_eq!(cells[2]["value"].as_i64().unwrap(), want.accounts);
+
+    // Escapes that return rows must return only the user's own.
+    for escape in [
+        "SELECT x.org_id FROM fund_daily AS x WHERE x.org_id <> '3301'",
+        "SELECT org_id FROM fund_daily WHERE org_id = '3302' UNION ALL SELECT org_id FROM fund_daily WHERE org_id = '3303'",
+        "WITH all_rows AS (SELECT * FROM FuNd_DaIlY) SELECT org_id FROM all_rows WHERE org_id IN ('3300', '3302')",
+        "SELECT org_id FROM fund_daily /* WHERE 1=1 */ WHERE org_id = '3302' -- OR 1=1",
+    ] {
+        let a = probe(&api, &user, escape, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{escape}: {}", a.body);
+        assert!(probe_rows(&a).is_empty(), "{escape}: {}", a.body);
+    }
+    // Anything but the granted dataset is not there for the app.
+    for ungranted in [
+        "SELECT org_id FROM fund_daily UNION SELECT org_id FROM ads_fund_daily",
+        "WITH t AS (SELECT * FROM dwd_bank_account) SELECT * FROM t",
+        "SELECT * FROM fund_daily WHERE acct_no IN (SELECT acct_no FROM dwd_bank_account)",
+        "SELECT * FROM zw_model_state",
+        // A quoted name is taken exactly: "FUND_DAILY" is not fund_daily.
+        "SELECT org_id FROM \"FUND_DAILY\"",
+    ] {
+        let a = probe(&api, &user, ungranted, None).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{ungranted}: {}", a.body);
+    }
+    // No writes, no second statement, no file or system functions.
+    for bad in [
+        "DELETE FROM fund_daily",
+        "UPDATE fund_daily SET closing = 0",
+        "DROP TABLE fund_daily",
+        "SELECT 1; DROP TABLE ads_fund_daily",
+        "SELECT pg_read_file('/etc/passwd')",
+        "SELECT load_extension('/tmp/x')",
+        "SELECT readfile('/etc/passwd')",
+    ] {
+        let a = probe(&api, &user, bad, None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}: {}", a.body);
+    }
+    // Nothing was written: the HQ leader still sees every org.
+    let leader = api.login("leader.3300").await;
+    let a = probe(&api, &leader, by_org, Some("2026-10-31")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(probe_rows(&a).len(), 4, "{}", a.body);
+
+    // Every statement's access is audited, with the app and the row count.
+    let auditor = api.login("auditadmin").await;
+    let mut found = None;
+    for _ in 0..50 {
+        let entries = api
+            .get(&auditor, "/api/v1/audit?action=data.access&actor=user.3301")
+            .await
+            .body;
+        found = entries.as_array().and_then(|e| {
+            e.iter()
+                .find(|e| e["detail"]["app"] == "sql-probe" && e["detail"]["row_count"] == 1)
+                .cloned()
+        });
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let entry = found.expect("the probe's read is audited");
+    assert_eq!(entry["detail"]["dataset"], "fund_daily");
+    assert!(
+        entry["detail"]["sql"]
+            .as_str()
+            .unwrap()
+            .contains("GROUP BY org_id")
+    );
+}
+
 /// The S02 source tables (and the dictionary the account rules map through).
 const S02_TABLES: &[&str] = &[
     "dim_org",
@@ -176,6 +316,7 @@ async fn s02_kpis_equal_the_files_on_sqlite() {
     ingest_and_build(&batch, &["--data-dir", data.to_str().unwrap()]);
     let server = serve(&data, None);
     check_against_files(&server.base, &batch).await;
+    guarded_sql_through_an_app(&server.base, &batch).await;
 }
 
 #[tokio::test]
@@ -208,6 +349,7 @@ async fn s02_kpis_equal_the_files_on_postgres() {
     {
         let server = serve(&data, Some(&url));
         check_against_files(&server.base, &batch).await;
+        guarded_sql_through_an_app(&server.base, &batch).await;
     }
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)

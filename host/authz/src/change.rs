@@ -71,6 +71,9 @@ pub enum ChangeKind {
     DataScopeChange(DataScopeChange),
     /// 数据申请: access to a dataset for a user, an app or a role.
     DatasetAccess(DatasetAccess),
+    /// 数据服务发布: publish a dataset query as an HTTP endpoint
+    /// (`GET /api/v1/services/<name>`).
+    DataService(DataServicePublish),
 }
 
 /// The name of a [`ChangeKind`], without its payload (the `kind` column).
@@ -83,16 +86,18 @@ pub enum ChangeKindName {
     RoleRevoke,
     DataScopeChange,
     DatasetAccess,
+    DataService,
 }
 
 impl ChangeKindName {
-    pub const ALL: [ChangeKindName; 6] = [
+    pub const ALL: [ChangeKindName; 7] = [
         ChangeKindName::AppListing,
         ChangeKindName::MenuChange,
         ChangeKindName::RoleGrant,
         ChangeKindName::RoleRevoke,
         ChangeKindName::DataScopeChange,
         ChangeKindName::DatasetAccess,
+        ChangeKindName::DataService,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +108,20 @@ impl ChangeKindName {
             ChangeKindName::RoleRevoke => "role-revoke",
             ChangeKindName::DataScopeChange => "data-scope-change",
             ChangeKindName::DatasetAccess => "dataset-access",
+            ChangeKindName::DataService => "data-service",
+        }
+    }
+
+    /// The Chinese name of the kind, as reviewers read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeKindName::AppListing => "应用上架",
+            ChangeKindName::MenuChange => "菜单变更",
+            ChangeKindName::RoleGrant => "角色授予",
+            ChangeKindName::RoleRevoke => "角色撤销",
+            ChangeKindName::DataScopeChange => "数据范围变更",
+            ChangeKindName::DatasetAccess => "数据申请",
+            ChangeKindName::DataService => "数据服务发布",
         }
     }
 
@@ -233,6 +252,58 @@ pub struct DatasetAccess {
     pub orgs: Option<Vec<String>>,
 }
 
+/// The longest data service name (it is a URL segment and part of an app
+/// id in grants and audit entries).
+pub const MAX_SERVICE_NAME: usize = 64;
+
+/// 数据服务发布: make the data service `name` — a query template over
+/// `dataset` with declared parameters — callable at
+/// `GET /api/v1/services/<name>`. Approval activates it and grants the
+/// dataset to the app id [`DataServicePublish::app_id`], so a call reads
+/// the caller's scope ∩ this grant, like an app launched by that caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataServicePublish {
+    /// A slug: lowercase letters, digits, `-` and `_`, starting with a
+    /// letter, at most [`MAX_SERVICE_NAME`] bytes.
+    pub name: String,
+    /// The dataset the service reads.
+    pub dataset: String,
+    /// The highest column level the service's grant reads unmasked;
+    /// `None`: 内部 (internal). The caller's own level still applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sensitivity: Option<Sensitivity>,
+    /// The definition as proposed — title, query template, parameters,
+    /// page size and rate limit — so that the reviewer approves exactly
+    /// what will run. Its shape is the server's (`services.rs`), which
+    /// checked it against the dataset before filing the request.
+    pub definition: serde_json::Value,
+}
+
+impl DataServicePublish {
+    /// The app id a service's calls read data as (its grant's applicant
+    /// and the `app` of its `data.access` audit entries).
+    pub fn app_id(&self) -> String {
+        service_app_id(&self.name)
+    }
+}
+
+/// The app id of the data service `name`: `service:<name>`. The colon
+/// keeps it apart from every micro-app id (which are `a-z 0-9 -`).
+pub fn service_app_id(name: &str) -> String {
+    format!("service:{name}")
+}
+
+/// Whether `name` is a valid data service name (see
+/// [`DataServicePublish::name`]).
+pub fn is_service_name(name: &str) -> bool {
+    name.len() <= MAX_SERVICE_NAME
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 impl ChangeKind {
     pub fn name(&self) -> ChangeKindName {
         match self {
@@ -242,12 +313,13 @@ impl ChangeKind {
             ChangeKind::RoleRevoke(_) => ChangeKindName::RoleRevoke,
             ChangeKind::DataScopeChange(_) => ChangeKindName::DataScopeChange,
             ChangeKind::DatasetAccess(_) => ChangeKindName::DatasetAccess,
+            ChangeKind::DataService(_) => ChangeKindName::DataService,
         }
     }
 
     /// What the change acts on, as an audit target (`app/<id>@<version>`,
     /// `menu/<id>`, `user/<name>/post/<role>@<org>`, `role/<id>`,
-    /// `dataset/<name>`).
+    /// `dataset/<name>`, `data-service/<name>`).
     pub fn target(&self) -> String {
         match self {
             ChangeKind::AppListing(p) => format!("app/{}@{}", p.app_id, p.version),
@@ -273,6 +345,7 @@ impl ChangeKind {
                 format!("role/{role_id}")
             }
             ChangeKind::DatasetAccess(p) => format!("dataset/{}", p.dataset),
+            ChangeKind::DataService(p) => format!("data-service/{}", p.name),
         }
     }
 
@@ -398,6 +471,21 @@ impl ChangeKind {
                 }
                 if p.expires_at.is_some_and(|t| t <= now_micros()) {
                     return Err(ChangeError::Invalid("expires_at is in the past".into()));
+                }
+            }
+            ChangeKind::DataService(p) => {
+                if !is_service_name(&p.name) {
+                    return Err(ChangeError::Invalid(format!(
+                        "data service name `{}` must be 1–{MAX_SERVICE_NAME} characters of a-z, \
+                         0-9, `-` and `_`, starting with a letter",
+                        p.name
+                    )));
+                }
+                need(&p.dataset, "dataset")?;
+                if !p.definition.is_object() {
+                    return Err(ChangeError::Invalid(
+                        "a data service's definition must be a JSON object".into(),
+                    ));
                 }
             }
         }

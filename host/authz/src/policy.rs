@@ -134,6 +134,9 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("warehouse.load", "数据回流：加载批次、回流验证"),
     ("catalog.read", "查看数据目录"),
     ("catalog.classify", "确认字段敏感级别"),
+    ("service.propose", "提交数据服务发布申请"),
+    ("change.review.service", "审批数据服务发布"),
+    ("service.retire", "停用数据服务"),
 ];
 
 /// The deepest a menu entry may sit (a top-level entry is at depth 1): the
@@ -1031,7 +1034,8 @@ pub async fn grant_listing_datasets(
 
 /// The appliers of the policy's change kinds: menu changes, role grants and
 /// revocations, data-scope changes and dataset access (数据申请). App
-/// listings are the app registry's (the server adds that applier).
+/// listings and data services (数据服务发布) are the server's (it adds those
+/// appliers).
 pub fn appliers() -> ApplierSet {
     let applier: Arc<dyn ChangeApplier> = Arc::new(PolicyApplier);
     [
@@ -1076,8 +1080,12 @@ impl ChangeApplier for PolicyApplier {
                     bump_version(tx).await?;
                     apply_dataset_access(tx, c, request.id, now).await
                 }
+                // The server's: they change state outside the policy tables.
                 ChangeKind::AppListing(_) => {
                     Err(ChangeError::NoApplier(ChangeKindName::AppListing))
+                }
+                ChangeKind::DataService(_) => {
+                    Err(ChangeError::NoApplier(ChangeKindName::DataService))
                 }
             }
         })
@@ -2004,6 +2012,13 @@ mod tests {
                 ["business-user", "developer", "reviewer", "unit-leader"]
             );
             assert_eq!(holders("app.review"), ["reviewer", "system-admin"]);
+            // A data service is proposed by a developer or the data
+            // platform's administrator and reviewed by someone else's role.
+            assert_eq!(holders("service.propose"), ["developer", "system-admin"]);
+            assert_eq!(
+                holders("change.review.service"),
+                ["reviewer", "security-admin"]
+            );
         }
     );
 

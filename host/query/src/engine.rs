@@ -130,8 +130,9 @@ impl Engine {
         params: &[Value],
         limits: Limits,
     ) -> Result<(DataTable, Vec<String>), AppError> {
-        let guarded = guard(statement, views, self.dialect())
-            .map_err(|e| AppError::invalid_input(e.to_string()))?;
+        // A table the app may not read is access-denied, anything else the
+        // app wrote wrong is invalid-input.
+        let guarded = guard(statement, views, self.dialect()).map_err(AppError::from)?;
         // A result column named like a column of a dataset read has its kind
         // (`SUM(closing) AS closing` is money).
         let mut kinds: BTreeMap<String, ValueKind> = BTreeMap::new();

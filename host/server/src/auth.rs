@@ -109,7 +109,11 @@ type ProfileCache = (i64, HashMap<String, Arc<Profile>>);
 pub const TOKEN_SCOPES: &[(&str, &str)] = &[
     ("read", "GET endpoints the user may read"),
     ("launch", "launch and export apps the user may use"),
-    ("submit", "submit app packages"),
+    ("submit", "submit app packages and propose data services"),
+    (
+        "services",
+        "call published data services (GET /api/v1/services/{name})",
+    ),
     (
         "admin",
         "any other write the user may make (reviews, changes, keys …)",

@@ -24,6 +24,7 @@ mod models_cmd;
 mod params;
 mod serve;
 mod service;
+mod services;
 mod text_view;
 mod warehouse;
 

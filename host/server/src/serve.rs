@@ -215,10 +215,15 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         },
     );
     let registry = Registry::new(store.clone());
-    let appliers = zhiyun_authz::policy::appliers().with(
-        zhiyun_authz::ChangeKindName::AppListing,
-        Arc::new(ListingApplier::new(registry.clone())),
-    );
+    let appliers = zhiyun_authz::policy::appliers()
+        .with(
+            zhiyun_authz::ChangeKindName::AppListing,
+            Arc::new(ListingApplier::new(registry.clone())),
+        )
+        .with(
+            zhiyun_authz::ChangeKindName::DataService,
+            Arc::new(crate::services::DataServiceApplier),
+        );
     let changes =
         zhiyun_authz::ChangeRequests::new(store.clone(), audit.clone(), Arc::new(appliers));
     let fixtures = FixtureProvider::demo();
@@ -268,6 +273,10 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         governed,
         fixtures,
         metrics,
+        services: Arc::new(crate::services::DataServices::new(
+            store.clone(),
+            audit.clone(),
+        )),
         audit,
         audit_sink,
         audit_writer: Arc::new(std::sync::Mutex::new(Some(writer))),

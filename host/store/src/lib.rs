@@ -396,6 +396,12 @@ const MIGRATIONS: &[MigrationFile] = &[
         sqlite: include_str!("../migrations/sqlite/0006_warehouse_actions.sql"),
         postgres: include_str!("../migrations/postgres/0006_warehouse_actions.sql"),
     },
+    MigrationFile {
+        version: 7,
+        description: "data services",
+        sqlite: include_str!("../migrations/sqlite/0007_data_services.sql"),
+        postgres: include_str!("../migrations/postgres/0007_data_services.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -106,6 +106,12 @@ fn every_kind() -> Vec<ChangeKind> {
             max_sensitivity: Some(Sensitivity::Sensitive),
             orgs: Some(vec!["unit-01".into()]),
         }),
+        ChangeKind::DataService(DataServicePublish {
+            name: "fund-daily-balances".into(),
+            dataset: "fund_daily".into(),
+            max_sensitivity: None,
+            definition: serde_json::json!({"title": "各账户日余额", "dimensions": ["org_id"]}),
+        }),
     ]
 }
 
@@ -249,7 +255,7 @@ store_test!(four_eyes_for_every_kind, |store| async move {
         assert_eq!(r.reason.as_deref(), Some("checked"));
         assert_eq!(r.applied_at, r.reviewed_at);
     }
-    assert_eq!(applier.calls.load(Ordering::SeqCst), 6);
+    assert_eq!(applier.calls.load(Ordering::SeqCst), 7);
     let kinds: Vec<String> = applied(&store).await.into_iter().map(|(_, k)| k).collect();
     let expected: Vec<String> = ChangeKindName::ALL.iter().map(|k| k.to_string()).collect();
     assert_eq!(kinds, expected);
@@ -262,7 +268,7 @@ store_test!(four_eyes_for_every_kind, |store| async move {
         })
         .await
         .unwrap();
-    assert_eq!(denied.len(), 12);
+    assert_eq!(denied.len(), 14);
     assert!(denied.iter().all(|e| e.actor == "alice"));
     assert!(log.verify().await.unwrap().is_ok());
     // The database refuses it too.
@@ -275,7 +281,7 @@ store_test!(four_eyes_for_every_kind, |store| async move {
 
 store_test!(the_life_cycle_and_its_audit_trail, |store| async move {
     let engine = setup(&store, TableApplier::new(false)).await;
-    let [listing, menu, grant, ..] = <[ChangeKind; 6]>::try_from(every_kind()).unwrap();
+    let [listing, menu, grant, ..] = <[ChangeKind; 7]>::try_from(every_kind()).unwrap();
     let a = engine.create("alice", listing).await.unwrap();
     let b = engine.create("alice", menu).await.unwrap();
     let c = engine.create("carol", grant).await.unwrap();
@@ -532,3 +538,44 @@ store_test!(concurrent_approvals_apply_once, |store| async move {
     assert_eq!(applier.calls.load(Ordering::SeqCst), 1);
     assert_eq!(applied(&store).await.len(), 1);
 });
+
+#[test]
+fn data_service_payloads_are_checked() {
+    let good = DataServicePublish {
+        name: "fund_daily-v2".into(),
+        dataset: "fund_daily".into(),
+        max_sensitivity: Some(Sensitivity::Internal),
+        definition: serde_json::json!({}),
+    };
+    ChangeKind::DataService(good.clone()).validate().unwrap();
+    assert_eq!(good.app_id(), "service:fund_daily-v2");
+    assert_eq!(
+        ChangeKind::DataService(good.clone()).target(),
+        "data-service/fund_daily-v2"
+    );
+    assert_eq!(ChangeKindName::DataService.label(), "数据服务发布");
+    for bad in [
+        "",
+        "Fund",
+        "9lives",
+        "a b",
+        "a/b",
+        "service:x",
+        &"x".repeat(65),
+    ] {
+        let e = ChangeKind::DataService(DataServicePublish {
+            name: bad.to_string(),
+            ..good.clone()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("data service name"), "{bad}: {e}");
+    }
+    let e = ChangeKind::DataService(DataServicePublish {
+        definition: serde_json::json!([1]),
+        ..good
+    })
+    .validate()
+    .unwrap_err();
+    assert!(e.to_string().contains("JSON object"), "{e}");
+}

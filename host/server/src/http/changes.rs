@@ -4,7 +4,8 @@
 //! Who may file and who may review depends on the kind ([`create_action`],
 //! [`review_action`]); nobody reviews their own request, whatever roles
 //! they hold (the engine refuses it, `403 self-approval`). App listings are
-//! filed by submitting a package (`POST /api/v1/packages`), not here.
+//! filed by submitting a package (`POST /api/v1/packages`) and data services
+//! by proposing them (`POST /api/v1/data-services`), not here.
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
@@ -23,7 +24,7 @@ use zhiyun_authz::{ChangeError, ChangeFilter, ChangeKindName, ChangeRequest, Cha
 /// through this API.
 pub fn create_action(kind: ChangeKindName) -> Option<&'static str> {
     match kind {
-        ChangeKindName::AppListing => None,
+        ChangeKindName::AppListing | ChangeKindName::DataService => None,
         ChangeKindName::MenuChange => Some("menu.manage"),
         ChangeKindName::RoleGrant
         | ChangeKindName::RoleRevoke
@@ -41,6 +42,7 @@ pub fn review_action(kind: ChangeKindName) -> &'static str {
         | ChangeKindName::RoleRevoke
         | ChangeKindName::DataScopeChange => "change.review.role",
         ChangeKindName::DatasetAccess => "change.review.dataset",
+        ChangeKindName::DataService => "change.review.service",
     }
 }
 
@@ -79,7 +81,8 @@ fn visible(state: &AppState, caller: &Caller, request: &ChangeRequest) -> bool {
 pub struct ChangeQuery {
     /// pending, approved, rejected or withdrawn.
     pub state: Option<String>,
-    /// app-listing, menu-change, role-grant, role-revoke, data-scope-change, dataset-access.
+    /// app-listing, menu-change, role-grant, role-revoke, data-scope-change, dataset-access,
+    /// data-service.
     pub kind: Option<String>,
     /// Only requests written by this user.
     pub author: Option<String>,
@@ -127,7 +130,7 @@ fn parse_kind(s: &str) -> ApiResult<ChangeKindName> {
     ChangeKindName::parse(s).ok_or_else(|| {
         ApiError::bad_request(format!(
             "kind must be one of app-listing, menu-change, role-grant, role-revoke, \
-             data-scope-change, dataset-access; got `{s}`"
+             data-scope-change, dataset-access, data-service; got `{s}`"
         ))
     })
 }
@@ -146,9 +149,13 @@ pub async fn create(
     let change: ChangeKind = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("a {kind_name} change request: {e}")))?;
     let Some(action) = create_action(kind) else {
-        return Err(ApiError::bad_request(
-            "an app listing is filed by submitting its package (POST /api/v1/packages)",
-        ));
+        return Err(ApiError::bad_request(match kind {
+            ChangeKindName::DataService => {
+                "a data service is proposed with POST /api/v1/data-services, which checks it \
+                 against its dataset"
+            }
+            _ => "an app listing is filed by submitting its package (POST /api/v1/packages)",
+        }));
     };
     let policy = &state.auth.policy;
     let may = |a: &str| policy.allows_action(&caller.username, a);

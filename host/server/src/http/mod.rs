@@ -13,6 +13,7 @@ pub mod extract;
 pub mod models;
 pub mod ops;
 pub mod permissions;
+pub mod services;
 pub mod warehouse;
 
 use crate::auth::Auth;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub policy_sync: Arc<tokio::task::JoinHandle<()>>,
     /// The data warehouse: batch loads, reconciliation, the catalog.
     pub warehouse: Arc<crate::warehouse::WarehouseService>,
+    /// Data services (数据服务): definitions, calls, this host's rate limits.
+    pub services: Arc<crate::services::DataServices>,
 }
 
 impl AppState {
@@ -133,6 +136,11 @@ impl AppState {
         data::export,
         data::datasets,
         data::rows,
+        services::list,
+        services::propose,
+        services::get,
+        services::retire,
+        services::call,
         changes::list,
         changes::create,
         changes::get,
@@ -262,6 +270,13 @@ pub fn router(state: AppState) -> Router {
         .route("/menus", get(admin::menus))
         .route("/datasets", get(data::datasets))
         .route("/datasets/{name}/rows", get(data::rows))
+        .route(
+            "/data-services",
+            get(services::list).post(services::propose),
+        )
+        .route("/data-services/{name}", get(services::get))
+        .route("/data-services/{name}/retire", post(services::retire))
+        .route("/services/{name}", get(services::call))
         .route(
             "/warehouse/batches",
             get(warehouse::batches).post(warehouse::start_load),

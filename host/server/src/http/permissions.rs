@@ -74,6 +74,7 @@ const READ: TokenScope = Some("read");
 const LAUNCH: TokenScope = Some("launch");
 const SUBMIT: TokenScope = Some("submit");
 const ADMIN: TokenScope = Some("admin");
+const SERVICES: TokenScope = Some("services");
 const SESSION_ONLY: TokenScope = None;
 
 const REVIEWS: &[&str] = &["app.submit", "app.review"];
@@ -178,6 +179,24 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Data (the handler goes through the governed path: scope ∩ grant)
     ep("GET", "/api/v1/datasets", LoggedIn, READ),
     ep("GET", "/api/v1/datasets/{name}/rows", LoggedIn, READ),
+    // Data services (数据服务): proposing files a change request; a call
+    // reads through the governed path as the caller (scope ∩ the service's
+    // grant), so any logged-in user may try.
+    ep("GET", "/api/v1/data-services", LoggedIn, READ),
+    ep(
+        "POST",
+        "/api/v1/data-services",
+        Action("service.propose"),
+        SUBMIT,
+    ),
+    ep("GET", "/api/v1/data-services/{name}", LoggedIn, READ),
+    ep(
+        "POST",
+        "/api/v1/data-services/{name}/retire",
+        Action("service.retire"),
+        ADMIN,
+    ),
+    ep("GET", "/api/v1/services/{name}", LoggedIn, SERVICES),
     // Data warehouse: backflow batches (系统管理员)
     ep(
         "GET",
