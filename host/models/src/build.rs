@@ -16,11 +16,15 @@
 //!    its cleaning runs (`zw_clean_run`: batch, rules fingerprint, finish
 //!    time); for a model, the build that last changed its data. Equal
 //!    versions: nothing changed, nothing is scanned. Otherwise, for a
-//!    partitioned DWD input, a fingerprint per partition (rows, the sum of
-//!    their source lines, the first and last batch) is compared with the one
-//!    recorded at the last build; for a partitioned model input, the
-//!    partitions it rebuilt since (`zw_model_partition`). A change of the
-//!    cleaning rules of a DWD input, or a full build of a model input,
+//!    partitioned DWD input, the changed partitions are those the new
+//!    cleaning runs wrote rows into (found through the `_batch_id` index)
+//!    and those whose row count differs from the count recorded at the last
+//!    build (a row a later batch moved to another period leaves its old
+//!    one); counts come from an index on the partition expression, which the
+//!    build creates on the input. Cleaning is the only writer of DWD, so
+//!    nothing else can change a partition. For a partitioned model input,
+//!    the partitions it rebuilt since (`zw_model_partition`). A change of
+//!    the cleaning rules of a DWD input, or a full build of a model input,
 //!    changes every partition.
 //! 3. **Write, in one transaction.** Full: the model's SQL fills a new table
 //!    `<model>__build` with the declared column types, which replaces the
@@ -402,12 +406,15 @@ async fn build_one(
                 )
             }
             Some(expr) => {
-                let now = partition_fingerprints(db, input, expr)
+                ensure_partition_index(db, input, expr)
                     .await
-                    .map_err(sql_err("fingerprinting an input's partitions"))?;
+                    .map_err(sql_err("indexing an input's partition expression"))?;
+                let now = partition_counts(db, input, expr)
+                    .await
+                    .map_err(sql_err("counting an input's partitions"))?;
                 let before = recorded_fingerprints(db, &model.name, input)
                     .await
-                    .map_err(sql_err("reading recorded fingerprints"))?;
+                    .map_err(sql_err("reading recorded partition counts"))?;
                 // A change of cleaning rules may change values without
                 // changing rows: everything is then changed.
                 let rules_changed = consumed
@@ -416,13 +423,20 @@ async fn build_one(
                 let changed = if rules_changed {
                     None
                 } else {
+                    // The partitions the new cleaning runs wrote rows into,
+                    // and those whose row count moved (a row a later batch
+                    // moved to another period leaves its old one).
+                    let fresh = new_runs(consumed.as_deref(), &version);
+                    let mut changed = partitions_of_batches(db, input, expr, &fresh)
+                        .await
+                        .map_err(sql_err("finding the partitions of new batches"))?;
                     let keys: BTreeSet<&String> = now.keys().chain(before.keys()).collect();
-                    Some(
+                    changed.extend(
                         keys.into_iter()
                             .filter(|k| now.get(*k) != before.get(*k))
-                            .cloned()
-                            .collect(),
-                    )
+                            .cloned(),
+                    );
+                    Some(changed)
                 };
                 (changed, Some(now))
             }
@@ -825,30 +839,83 @@ async fn model_partitions_since(
     Ok(Some(rows.into_iter().map(|mut r| r.remove(0)).collect()))
 }
 
-/// Per partition of a DWD table: rows, the sum of their source lines, the
-/// first and the last batch.
-async fn partition_fingerprints(
+/// The rows per partition of a DWD table (read from the partition index).
+async fn partition_counts(
     db: &Db,
     table: &str,
     expr: &str,
 ) -> Result<BTreeMap<String, String>, sqlx::Error> {
-    let has_lineage_cols = db.table_columns(table).await?.iter().any(|c| c == "_line");
-    let extra = if has_lineage_cols {
-        "CAST(COALESCE(SUM(\"_line\"), 0) AS TEXT), COALESCE(MIN(\"_batch_id\"), ''), COALESCE(MAX(\"_batch_id\"), '')"
-    } else {
-        "'', '', ''"
-    };
     let rows = fetch_text(
         db,
         &format!(
-            "SELECT CAST(COALESCE({expr}, '') AS TEXT), CAST(count(*) AS TEXT), {extra} FROM \"{table}\" GROUP BY 1"
+            "SELECT CAST(COALESCE({expr}, '') AS TEXT), CAST(count(*) AS TEXT) FROM \"{table}\" GROUP BY {expr}"
         ),
         &[],
     )
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r[0].clone(), r[1..].join("/")))
+        .map(|mut r| (r.remove(0), r.remove(0)))
+        .collect())
+}
+
+/// An index on a partitioned input's partition expression, so that counting
+/// its partitions and reading one of them do not scan the table. Named by a
+/// hash of the expression; created once.
+async fn ensure_partition_index(db: &Db, table: &str, expr: &str) -> Result<(), sqlx::Error> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in expr.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    execute(
+        db,
+        &format!(
+            "CREATE INDEX IF NOT EXISTS \"{table}__part_{:08x}\" ON \"{table}\" (({expr}))",
+            h as u32
+        ),
+        &[],
+    )
+    .await
+}
+
+/// The batches of cleaning runs in `version` that were not in `consumed`
+/// (both `dwd:<rules>|<batch>@<finished>,…`).
+fn new_runs(consumed: Option<&str>, version: &str) -> Vec<String> {
+    let runs = |v: &str| -> BTreeSet<String> {
+        v.split_once('|')
+            .map(|(_, runs)| runs)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let before = consumed.map(runs).unwrap_or_default();
+    runs(version)
+        .difference(&before)
+        .filter_map(|r| r.rsplit_once('@').map(|(batch, _)| batch.to_string()))
+        .collect()
+}
+
+/// The partitions holding rows of `batches` (through the `_batch_id` index).
+async fn partitions_of_batches(
+    db: &Db,
+    table: &str,
+    expr: &str,
+    batches: &[String],
+) -> Result<BTreeSet<String>, sqlx::Error> {
+    if batches.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let sql = format!(
+        "SELECT DISTINCT CAST(COALESCE({expr}, '') AS TEXT) FROM \"{table}\" WHERE {}",
+        template::in_list("\"_batch_id\"", batches)
+    );
+    Ok(fetch_text(db, &sql, &[])
+        .await?
+        .into_iter()
+        .map(|mut r| r.remove(0))
         .collect())
 }
 
