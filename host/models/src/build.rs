@@ -18,14 +18,15 @@
 //!    versions: nothing changed, nothing is scanned. Otherwise, for a
 //!    partitioned DWD input, the changed partitions are those the new
 //!    cleaning runs wrote rows into (found through the `_batch_id` index)
-//!    and those whose row count differs from the count recorded at the last
-//!    build (a row a later batch moved to another period leaves its old
-//!    one); counts come from an index on the partition expression, which the
-//!    build creates on the input. Cleaning is the only writer of DWD, so
-//!    nothing else can change a partition. For a partitioned model input,
-//!    the partitions it rebuilt since (`zw_model_partition`). A change of
-//!    the cleaning rules of a DWD input, or a full build of a model input,
-//!    changes every partition.
+//!    and those rows left since the last build — a row a later batch moved
+//!    to another period, or a deleted row — which triggers the build puts on
+//!    the input log in `zw_partition_move` (cleaning replaces rows by key,
+//!    so a move is an update that changes the row's partition). Nothing is
+//!    counted or scanned; the build also indexes the partition expression,
+//!    so rebuilding one partition reads only its rows. For a partitioned
+//!    model input: the partitions it rebuilt since (`zw_model_partition`).
+//!    A change of the cleaning rules of a DWD input, or a full build of a
+//!    model input, changes every partition.
 //! 3. **Write, in one transaction.** Full: the model's SQL fills a new table
 //!    `<model>__build` with the declared column types, which replaces the
 //!    old one; indexes and a unique index on the key (the grain: a model
@@ -103,13 +104,16 @@ const TABLES: &[&str] = &[
         version TEXT NOT NULL,
         PRIMARY KEY (model, input)
     )",
-    // Per-partition fingerprints of partitioned DWD inputs at that build.
-    "CREATE TABLE IF NOT EXISTS zw_model_input_part (
-        model TEXT NOT NULL,
-        input TEXT NOT NULL,
+    // Partitions of partitioned DWD inputs that rows left (a later batch
+    // moved them to another period, or a re-clean deleted them), by the
+    // batch whose cleaning did it; logged by triggers the build puts on
+    // those inputs, in the cleaning's own transaction.
+    "CREATE TABLE IF NOT EXISTS zw_partition_move (
+        table_name TEXT NOT NULL,
+        expr_hash TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
         part TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        PRIMARY KEY (model, input, part)
+        PRIMARY KEY (table_name, expr_hash, batch_id, part)
     )",
     // The build that last wrote each partition of an incremental model.
     "CREATE TABLE IF NOT EXISTS zw_model_partition (
@@ -348,8 +352,6 @@ struct InputChange {
     /// `None`: not partitioned (or everything changed); `Some`: exactly these
     /// partitions changed.
     changed: Option<BTreeSet<String>>,
-    /// For a partitioned DWD input: its partition fingerprints now.
-    fingerprints: Option<BTreeMap<String, String>>,
     unchanged: bool,
 }
 
@@ -393,59 +395,49 @@ async fn build_one(
             .map_err(sql_err("reading the consumed versions"))?;
         let unchanged = consumed.as_deref() == Some(version.as_str());
         let part_expr = partition_inputs.and_then(|p| p.get(input));
-        let (changed, fingerprints) = match part_expr {
-            None => (None, None),
-            Some(_) if unchanged => (Some(BTreeSet::new()), None),
+        let changed = match part_expr {
+            None => None,
+            Some(_) if unchanged => Some(BTreeSet::new()),
             Some(_) if is_model => {
                 let since = consumed_build(consumed.as_deref());
-                (
-                    model_partitions_since(db, input, since)
-                        .await
-                        .map_err(sql_err("reading an input model's partitions"))?,
-                    None,
-                )
+                model_partitions_since(db, input, since)
+                    .await
+                    .map_err(sql_err("reading an input model's partitions"))?
             }
             Some(expr) => {
                 ensure_partition_index(db, input, expr)
                     .await
                     .map_err(sql_err("indexing an input's partition expression"))?;
-                let now = partition_counts(db, input, expr)
+                ensure_move_log(db, input, expr)
                     .await
-                    .map_err(sql_err("counting an input's partitions"))?;
-                let before = recorded_fingerprints(db, &model.name, input)
-                    .await
-                    .map_err(sql_err("reading recorded partition counts"))?;
+                    .map_err(sql_err("logging rows that leave a partition"))?;
                 // A change of cleaning rules may change values without
                 // changing rows: everything is then changed.
                 let rules_changed = consumed
                     .as_deref()
                     .is_none_or(|c| rules_part(c) != rules_part(&version));
-                let changed = if rules_changed {
+                if rules_changed {
                     None
                 } else {
                     // The partitions the new cleaning runs wrote rows into,
-                    // and those whose row count moved (a row a later batch
-                    // moved to another period leaves its old one).
+                    // and those their rows left.
                     let fresh = new_runs(consumed.as_deref(), &version);
                     let mut changed = partitions_of_batches(db, input, expr, &fresh)
                         .await
                         .map_err(sql_err("finding the partitions of new batches"))?;
-                    let keys: BTreeSet<&String> = now.keys().chain(before.keys()).collect();
                     changed.extend(
-                        keys.into_iter()
-                            .filter(|k| now.get(*k) != before.get(*k))
-                            .cloned(),
+                        moves_of_batches(db, input, expr, &fresh)
+                            .await
+                            .map_err(sql_err("reading the partition move log"))?,
                     );
                     Some(changed)
-                };
-                (changed, Some(now))
+                }
             }
         };
         changes.push(InputChange {
             name: input.to_string(),
             version,
             changed,
-            fingerprints,
             unchanged,
         });
     }
@@ -584,26 +576,6 @@ async fn build_one(
             .execute(&mut *tx)
             .await
             .map_err(sql_err("recording consumed input versions"))?;
-            if let Some(fps) = &change.fingerprints {
-                sqlx::query("DELETE FROM zw_model_input_part WHERE model = $1 AND input = $2")
-                    .bind(&model.name)
-                    .bind(&change.name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql_err("recording input fingerprints"))?;
-                for (part, fp) in fps {
-                    sqlx::query(
-                        "INSERT INTO zw_model_input_part (model, input, part, fingerprint) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(&model.name)
-                    .bind(&change.name)
-                    .bind(part)
-                    .bind(fp)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql_err("recording input fingerprints"))?;
-                }
-            }
         }
         tx.commit().await.map_err(sql_err("committing the build"))?;
         Ok::<u64, ModelError>(rows)
@@ -762,7 +734,7 @@ fn incremental_statements(
     ])
 }
 
-// ---- versions and fingerprints ------------------------------------------------
+// ---- versions and changed partitions ------------------------------------------
 
 /// An input's version: a model's data build, or a DWD table's cleaning runs
 /// (`<rules>|<runs>`, rules first so a rules change is told apart).
@@ -839,40 +811,151 @@ async fn model_partitions_since(
     Ok(Some(rows.into_iter().map(|mut r| r.remove(0)).collect()))
 }
 
-/// The rows per partition of a DWD table (read from the partition index).
-async fn partition_counts(
-    db: &Db,
-    table: &str,
-    expr: &str,
-) -> Result<BTreeMap<String, String>, sqlx::Error> {
-    let rows = fetch_text(
-        db,
-        &format!(
-            "SELECT CAST(COALESCE({expr}, '') AS TEXT), CAST(count(*) AS TEXT) FROM \"{table}\" GROUP BY {expr}"
-        ),
-        &[],
-    )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|mut r| (r.remove(0), r.remove(0)))
-        .collect())
-}
-
-/// An index on a partitioned input's partition expression, so that counting
-/// its partitions and reading one of them do not scan the table. Named by a
-/// hash of the expression; created once.
-async fn ensure_partition_index(db: &Db, table: &str, expr: &str) -> Result<(), sqlx::Error> {
+fn expr_hash(expr: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in expr.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    format!("{:08x}", h as u32)
+}
+
+/// Triggers on a partitioned DWD input that log the partition a row leaves
+/// (an update that changes its partition, or a delete), with the batch
+/// whose cleaning did it, in `zw_partition_move`. Cleaning replaces a row
+/// by key with an upsert, so a row a later batch moved to another period is
+/// logged here, while the new batch's own rows tell where rows arrived. The
+/// log entry commits with the cleaning (same transaction) and is read for
+/// the cleaning runs a build has not consumed yet, so a build running
+/// alongside a cleaning cannot miss it. At most one entry per (batch,
+/// partition). Created once per (table, expression); the triggers evaluate
+/// the expression over the row's columns, so any partition expression
+/// works.
+async fn ensure_move_log(db: &Db, table: &str, expr: &str) -> Result<(), sqlx::Error> {
+    let h = expr_hash(expr);
+    let name = format!("{table}__move_{h}");
+    let columns = db.table_columns(table).await?;
+    let row = |alias: &str| {
+        columns
+            .iter()
+            .map(|c| format!("{alias}.\"{c}\" AS \"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let part_of = |alias: &str| {
+        format!(
+            "(SELECT CAST(COALESCE({expr}, '') AS TEXT) FROM (SELECT {}) AS r)",
+            row(alias)
+        )
+    };
+    let backend = db.backend();
+    let bad = |e: String| sqlx::Error::Protocol(e);
+    let (old, new) = (
+        qualified(expr, "OLD", backend).map_err(bad)?,
+        qualified(expr, "NEW", backend).map_err(bad)?,
+    );
+    let statements = match backend {
+        Backend::Sqlite => vec![
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS \"{name}_u\" AFTER UPDATE ON \"{table}\" \
+                 WHEN ({old}) IS NOT ({new}) BEGIN \
+                 INSERT OR IGNORE INTO zw_partition_move (table_name, expr_hash, batch_id, part) \
+                 VALUES ('{table}', '{h}', new.\"_batch_id\", {o}); END",
+                o = part_of("old"),
+            ),
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS \"{name}_d\" AFTER DELETE ON \"{table}\" BEGIN \
+                 INSERT OR IGNORE INTO zw_partition_move (table_name, expr_hash, batch_id, part) \
+                 VALUES ('{table}', '{h}', old.\"_batch_id\", {o}); END",
+                o = part_of("old"),
+            ),
+        ],
+        Backend::Postgres => vec![
+            format!(
+                "CREATE OR REPLACE FUNCTION \"{name}\"() RETURNS trigger LANGUAGE plpgsql AS $f$ \
+                 BEGIN \
+                   INSERT INTO zw_partition_move (table_name, expr_hash, batch_id, part) \
+                   VALUES ('{table}', '{h}', CASE WHEN TG_OP = 'UPDATE' THEN NEW.\"_batch_id\" ELSE OLD.\"_batch_id\" END, {o}) \
+                   ON CONFLICT DO NOTHING; \
+                   RETURN NULL; \
+                 END $f$",
+                o = part_of("OLD"),
+            ),
+            // Only updates that change the partition call the function.
+            format!(
+                "CREATE OR REPLACE TRIGGER \"{name}_u\" AFTER UPDATE ON \"{table}\" FOR EACH ROW \
+                 WHEN (({old}) IS DISTINCT FROM ({new})) EXECUTE FUNCTION \"{name}\"()"
+            ),
+            format!(
+                "CREATE OR REPLACE TRIGGER \"{name}_d\" AFTER DELETE ON \"{table}\" FOR EACH ROW \
+                 EXECUTE FUNCTION \"{name}\"()"
+            ),
+        ],
+    };
+    for sql in statements {
+        execute(db, &sql, &[]).await?;
+    }
+    Ok(())
+}
+
+/// `expr` with every column reference qualified by `row` (`OLD`/`NEW`), so
+/// a trigger's WHEN clause can compare a row's partition before and after
+/// an update without a subquery (PostgreSQL allows none there). Parsed and
+/// printed with sqlparser, never edited as text.
+fn qualified(expr: &str, row: &str, backend: Backend) -> Result<String, String> {
+    use sqlparser::ast::{Expr, Ident, visit_expressions_mut};
+    use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
+    use sqlparser::parser::Parser;
+    use std::ops::ControlFlow;
+    let parsed = match backend {
+        Backend::Sqlite => Parser::new(&SQLiteDialect {}).try_with_sql(expr),
+        Backend::Postgres => Parser::new(&PostgreSqlDialect {}).try_with_sql(expr),
+    }
+    .and_then(|mut p| p.parse_expr())
+    .map_err(|e| format!("partition expression `{expr}`: {e}"))?;
+    let mut e = parsed;
+    let _ = visit_expressions_mut(&mut e, |node| {
+        if let Expr::Identifier(id) = node {
+            *node = Expr::CompoundIdentifier(vec![Ident::new(row), id.clone()]);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(e.to_string())
+}
+
+/// The partitions rows left during the cleaning of `batches`.
+async fn moves_of_batches(
+    db: &Db,
+    table: &str,
+    expr: &str,
+    batches: &[String],
+) -> Result<BTreeSet<String>, sqlx::Error> {
+    if batches.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let sql = format!(
+        "SELECT DISTINCT part FROM zw_partition_move WHERE table_name = $1 AND expr_hash = $2 AND {}",
+        template::in_list("batch_id", batches)
+    );
+    Ok(fetch_text(
+        db,
+        &sql,
+        &[Bind::Text(table.into()), Bind::Text(expr_hash(expr))],
+    )
+    .await?
+    .into_iter()
+    .map(|mut r| r.remove(0))
+    .collect())
+}
+
+/// An index on a partitioned input's partition expression, so that reading
+/// one partition of it does not scan the table.
+async fn ensure_partition_index(db: &Db, table: &str, expr: &str) -> Result<(), sqlx::Error> {
     execute(
         db,
         &format!(
-            "CREATE INDEX IF NOT EXISTS \"{table}__part_{:08x}\" ON \"{table}\" (({expr}))",
-            h as u32
+            "CREATE INDEX IF NOT EXISTS \"{table}__part_{}\" ON \"{table}\" (({expr}))",
+            expr_hash(expr)
         ),
         &[],
     )
@@ -917,22 +1000,6 @@ async fn partitions_of_batches(
         .into_iter()
         .map(|mut r| r.remove(0))
         .collect())
-}
-
-async fn recorded_fingerprints(
-    db: &Db,
-    model: &str,
-    input: &str,
-) -> Result<BTreeMap<String, String>, sqlx::Error> {
-    Ok(fetch_text(
-        db,
-        "SELECT part, fingerprint FROM zw_model_input_part WHERE model = $1 AND input = $2",
-        &[Bind::Text(model.into()), Bind::Text(input.into())],
-    )
-    .await?
-    .into_iter()
-    .map(|mut r| (r.remove(0), r.remove(0)))
-    .collect())
 }
 
 async fn consumed_version(
