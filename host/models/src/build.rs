@@ -487,13 +487,22 @@ async fn build_one(
         _ => (Mode::Full, Vec::new()),
     };
 
+    let from_earliest = matches!(
+        &model.materialized,
+        Materialized::Incremental {
+            from_earliest: true,
+            ..
+        }
+    );
     let statements = match mode {
         Mode::Full => full_statements(model, backend).map_err(ModelError::Template)?,
-        _ => incremental_statements(model, backend, &partitions).map_err(ModelError::Template)?,
+        _ => incremental_statements(model, backend, &partitions, from_earliest)
+            .map_err(ModelError::Template)?,
     };
-    let rows_written = on_db!(db, |pool| {
+    let (rows_written, partitions) = on_db!(db, |pool| {
         let mut tx = pool.begin().await.map_err(sql_err("starting the build"))?;
         let mut rows = 0u64;
+        let mut written: Vec<String> = partitions.clone();
         for (step, sql, counts) in &statements {
             let done = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .execute(&mut *tx)
@@ -537,20 +546,34 @@ async fn build_one(
                     .await
                     .map_err(sql_err("recording partitions"))?;
             }
-            let written = if mode == Mode::Full {
-                let pc = partition_column(model);
-                sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(format!(
+            let pc = partition_column(model);
+            let listed = match (mode, partitions.iter().min()) {
+                (Mode::Full, _) => Some(format!(
                     "SELECT DISTINCT CAST(\"{pc}\" AS TEXT) FROM \"{}\"",
                     model.name
-                )))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(sql_err("listing the model's partitions"))?
-                .into_iter()
-                .flatten()
-                .collect()
-            } else {
-                partitions.clone()
+                )),
+                // Everything from the earliest changed partition on.
+                (_, Some(earliest)) if from_earliest => Some(format!(
+                    "SELECT DISTINCT CAST(\"{pc}\" AS TEXT) FROM \"{}\" WHERE {}",
+                    model.name,
+                    from_partition(&format!("\"{pc}\""), earliest)
+                )),
+                _ => None,
+            };
+            written = match listed {
+                Some(sql) => {
+                    let mut parts: Vec<String> =
+                        sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql))
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(sql_err("listing the model's partitions"))?
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                    parts.sort();
+                    parts
+                }
+                None => partitions.clone(),
             };
             for part in &written {
                 sqlx::query(
@@ -578,13 +601,17 @@ async fn build_one(
             .map_err(sql_err("recording consumed input versions"))?;
         }
         tx.commit().await.map_err(sql_err("committing the build"))?;
-        Ok::<u64, ModelError>(rows)
+        Ok::<(u64, Vec<String>), ModelError>((rows, written))
     })?;
     Ok(ModelRun {
         model: model.name.clone(),
         mode,
         status: RunStatus::Built,
-        partitions,
+        partitions: if mode == Mode::Full {
+            Vec::new()
+        } else {
+            partitions
+        },
         rows_written,
         elapsed_ms: 0,
         detail: full_reason.or_else(|| stale_before.then(|| "caught up after being stale".into())),
@@ -700,21 +727,35 @@ fn full_statements(model: &Model, backend: Backend) -> Result<Vec<Statement>, St
     Ok(out)
 }
 
+/// `column >= 'value'` (the value as a SQL string literal).
+fn from_partition(column: &str, earliest: &str) -> String {
+    format!("{column} >= '{}'", earliest.replace('\'', "''"))
+}
+
 fn incremental_statements(
     model: &Model,
     backend: Backend,
     partitions: &[String],
+    from_earliest: bool,
 ) -> Result<Vec<Statement>, String> {
-    let sql = template::render(&model.sql, backend, Some(partitions))?;
     let pc = format!("\"{}\"", partition_column(model));
+    // A model that rebuilds from the earliest change reads all history.
+    let (sql, keep, keep_out) = match partitions.iter().min() {
+        Some(earliest) if from_earliest => (
+            template::render(&model.sql, backend, None)?,
+            from_partition(&pc, earliest),
+            from_partition(&format!("__m.{pc}"), earliest),
+        ),
+        _ => (
+            template::render(&model.sql, backend, Some(partitions))?,
+            template::in_list(&pc, partitions),
+            template::in_list(&format!("__m.{pc}"), partitions),
+        ),
+    };
     Ok(vec![
         (
             "deleting the changed partitions",
-            format!(
-                "DELETE FROM \"{}\" WHERE {}",
-                model.name,
-                template::in_list(&pc, partitions)
-            ),
+            format!("DELETE FROM \"{}\" WHERE {keep}", model.name),
             false,
         ),
         (
@@ -723,11 +764,7 @@ fn incremental_statements(
                 "INSERT INTO \"{}\" ({}) {}",
                 model.name,
                 column_list(model),
-                select_declared(
-                    model,
-                    &sql,
-                    Some(template::in_list(&format!("__m.{pc}"), partitions))
-                )
+                select_declared(model, &sql, Some(keep_out))
             ),
             true,
         ),

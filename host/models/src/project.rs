@@ -105,6 +105,12 @@ pub enum Materialized {
     Incremental {
         partition_column: String,
         inputs: BTreeMap<String, String>,
+        /// `true` (`partition_scope = "from_earliest"`): a change rebuilds
+        /// the earliest changed partition **and every later one**, for models
+        /// whose rows depend on earlier periods (a running value, e.g. the
+        /// last transaction date); they read all history and write only
+        /// those partitions.
+        from_earliest: bool,
     },
 }
 
@@ -177,6 +183,9 @@ struct ModelSection {
     partition_column: Option<String>,
     #[serde(default)]
     partition_inputs: BTreeMap<String, String>,
+    /// `changed` (default) or `from_earliest`.
+    #[serde(default)]
+    partition_scope: Option<String>,
     #[serde(default)]
     indexes: Vec<Vec<String>>,
 }
@@ -526,7 +535,9 @@ fn load_model(toml_path: &Path) -> Result<Model, ProjectError> {
         }
     }
     let materialized = match (m.materialized.as_str(), m.partition_column) {
-        ("table", None) if m.partition_inputs.is_empty() => Materialized::Table,
+        ("table", None) if m.partition_inputs.is_empty() && m.partition_scope.is_none() => {
+            Materialized::Table
+        }
         ("table", _) => {
             return Err(bad(
                 "partition_column and partition_inputs only apply to materialized = \"incremental\""
@@ -540,9 +551,19 @@ fn load_model(toml_path: &Path) -> Result<Model, ProjectError> {
                     "an incremental model needs partition_inputs: for each input read by period, the SQL expression giving a row's partition".into(),
                 ));
             }
+            let from_earliest = match m.partition_scope.as_deref() {
+                None | Some("changed") => false,
+                Some("from_earliest") => true,
+                Some(other) => {
+                    return Err(bad(format!(
+                        "partition_scope = \"{other}\": expected \"changed\" or \"from_earliest\""
+                    )));
+                }
+            };
             Materialized::Incremental {
                 partition_column: p,
                 inputs: m.partition_inputs,
+                from_earliest,
             }
         }
         ("incremental", None) => {

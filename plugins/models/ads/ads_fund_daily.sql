@@ -1,6 +1,8 @@
 -- The fund position dataset (资金全景监控, S02): every account every day, with
 -- the day its last transaction happened and whether it is idle (闲置: no
 -- transaction for 365 days, counted from its first day in the data).
+-- Those look back over earlier months, so a change rebuilds its month and
+-- every later one (partition_scope = "from_earliest"), reading all history.
 WITH history AS (
     SELECT
         f.*,
@@ -19,6 +21,7 @@ SELECT
     acct_type,
     in_pool,
     balance_date,
+    balance_period,
     opening,
     inflow,
     outflow,
