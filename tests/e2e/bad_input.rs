@@ -341,3 +341,42 @@ async fn every_endpoint_answers_bad_input_with_a_clear_4xx() {
         versions.body
     );
 }
+
+/// The portal page is served at `/` (the built app, or a page that says how
+/// to build it); a missing bundle is a JSON 404, not a page.
+#[tokio::test]
+async fn the_portal_is_served_at_the_root() {
+    let server = Server::start(None);
+    let api = Api::new(&server.base);
+    let page = api
+        .http
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains("智运") || body.contains("<div id=\"app\""),
+        "{body}"
+    );
+    let missing = api
+        .http
+        .get(format!("{}/assets/no-such-bundle.js", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("json")
+    );
+}

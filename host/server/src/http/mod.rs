@@ -13,6 +13,7 @@ pub mod extract;
 pub mod models;
 pub mod ops;
 pub mod permissions;
+pub mod portal;
 pub mod services;
 pub mod warehouse;
 
@@ -333,6 +334,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/", get(portal::index))
+        .route("/assets/{*path}", get(portal::asset))
         .fallback(|| async { ApiError::not_found("not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
