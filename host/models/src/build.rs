@@ -51,6 +51,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 use zhiyun_store::Backend;
+use zhiyun_warehouse::db::{Bind, fetch_texts};
 use zhiyun_warehouse::{Db, on_db};
 
 #[derive(Debug, thiserror::Error)]
@@ -220,16 +221,20 @@ pub async fn build(
     ensure_tables(db).await?;
     let started = Instant::now();
     let selected = project.select(&options.select)?;
-    let build_id = insert_returning_id(
+    let build_id: i64 = fetch_text(
         db,
-        "INSERT INTO zw_model_build (started_at, selection, full_refresh, status) VALUES ($1, $2, $3, 'running') RETURNING build_id",
+        "INSERT INTO zw_model_build (started_at, selection, full_refresh, status) VALUES ($1, $2, $3, 'running') \
+         RETURNING CAST(build_id AS TEXT)",
         &[
-            Bind::Int(now_micros()),
-            Bind::Text(options.select.join(" ")),
-            Bind::Int(i64::from(options.full_refresh)),
+            int(now_micros()),
+            text(options.select.join(" ")),
+            int(i64::from(options.full_refresh)),
         ],
     )
-    .await?;
+    .await?
+    .first()
+    .and_then(|r| r[0].parse().ok())
+    .ok_or_else(|| sqlx::Error::Protocol("the new build has no id".into()))?;
 
     let mut runs: Vec<ModelRun> = Vec::new();
     // Models that failed or went stale in this build: their descendants are stale.
@@ -314,10 +319,10 @@ pub async fn build(
         db,
         "UPDATE zw_model_build SET finished_at = $1, status = $2, summary = $3 WHERE build_id = $4",
         &[
-            Bind::Int(now_micros()),
-            Bind::Text(status.into()),
-            Bind::Text(summary.to_string()),
-            Bind::Int(build_id),
+            int(now_micros()),
+            text(status.into()),
+            text(summary.to_string()),
+            int(build_id),
         ],
     )
     .await?;
@@ -780,7 +785,7 @@ async fn input_version(db: &Db, input: &str, is_model: bool) -> Result<String, s
         let rows = fetch_text(
             db,
             "SELECT CAST(data_build AS TEXT), CAST(full_build AS TEXT) FROM zw_model_state WHERE model = $1",
-            &[Bind::Text(input.into())],
+            &[text(input.into())],
         )
         .await?;
         return Ok(rows
@@ -796,7 +801,7 @@ async fn input_version(db: &Db, input: &str, is_model: bool) -> Result<String, s
         db,
         "SELECT batch_id, rules_hash, CAST(COALESCE(finished_at, 0) AS TEXT) FROM zw_clean_run \
          WHERE table_name = $1 AND status = 'done' ORDER BY batch_id",
-        &[Bind::Text(table.into())],
+        &[text(table.into())],
     )
     .await?;
     let rules: BTreeSet<&str> = runs.iter().map(|r| r[1].as_str()).collect();
@@ -833,7 +838,7 @@ async fn model_partitions_since(
     let now = fetch_text(
         db,
         "SELECT CAST(full_build AS TEXT) FROM zw_model_state WHERE model = $1",
-        &[Bind::Text(input.into())],
+        &[text(input.into())],
     )
     .await?;
     if now.first().map(|r| r[0].as_str()) != Some(full.to_string().as_str()) {
@@ -842,7 +847,7 @@ async fn model_partitions_since(
     let rows = fetch_text(
         db,
         "SELECT part FROM zw_model_partition WHERE model = $1 AND build_id > $2",
-        &[Bind::Text(input.into()), Bind::Int(data)],
+        &[text(input.into()), int(data)],
     )
     .await?;
     Ok(Some(rows.into_iter().map(|mut r| r.remove(0)).collect()))
@@ -974,15 +979,13 @@ async fn moves_of_batches(
         "SELECT DISTINCT part FROM zw_partition_move WHERE table_name = $1 AND expr_hash = $2 AND {}",
         template::in_list("batch_id", batches)
     );
-    Ok(fetch_text(
-        db,
-        &sql,
-        &[Bind::Text(table.into()), Bind::Text(expr_hash(expr))],
+    Ok(
+        fetch_text(db, &sql, &[text(table.into()), text(expr_hash(expr))])
+            .await?
+            .into_iter()
+            .map(|mut r| r.remove(0))
+            .collect(),
     )
-    .await?
-    .into_iter()
-    .map(|mut r| r.remove(0))
-    .collect())
 }
 
 /// An index on a partitioned input's partition expression, so that reading
@@ -1047,7 +1050,7 @@ async fn consumed_version(
     Ok(fetch_text(
         db,
         "SELECT version FROM zw_model_input WHERE model = $1 AND input = $2",
-        &[Bind::Text(model.into()), Bind::Text(input.into())],
+        &[text(model.into()), text(input.into())],
     )
     .await?
     .into_iter()
@@ -1122,7 +1125,7 @@ pub async fn history(db: &Db, limit: u32) -> Result<Vec<BuildHistory>, sqlx::Err
         db,
         "SELECT CAST(build_id AS TEXT), CAST(started_at AS TEXT), CAST(COALESCE(finished_at, 0) AS TEXT), \
          selection, CAST(full_refresh AS TEXT), status FROM zw_model_build ORDER BY build_id DESC LIMIT $1",
-        &[Bind::Int(i64::from(limit))],
+        &[int(i64::from(limit))],
     )
     .await?;
     let mut out = Vec::new();
@@ -1132,7 +1135,7 @@ pub async fn history(db: &Db, limit: u32) -> Result<Vec<BuildHistory>, sqlx::Err
             db,
             "SELECT model, mode, status, partitions, CAST(rows_written AS TEXT), CAST(elapsed_ms AS TEXT), COALESCE(error, '') \
              FROM zw_model_run WHERE build_id = $1 ORDER BY position",
-            &[Bind::Int(build_id)],
+            &[int(build_id)],
         )
         .await;
         let runs = runs?;
@@ -1189,11 +1192,11 @@ async fn set_status(
         "INSERT INTO zw_model_state (model, status, last_build, reason, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (model) DO UPDATE SET status = $2, last_build = $3, reason = $4, updated_at = $5",
         &[
-            Bind::Text(model.into()),
-            Bind::Text(status.into()),
-            Bind::Int(build_id),
-            Bind::Text(reason.into()),
-            Bind::Int(now_micros()),
+            text(model.into()),
+            text(status.into()),
+            int(build_id),
+            text(reason.into()),
+            int(now_micros()),
         ],
     )
     .await
@@ -1221,15 +1224,15 @@ async fn record_run(
         "INSERT INTO zw_model_run (build_id, model, position, mode, status, partitions, rows_written, elapsed_ms, error) \
          VALUES ($1, $2, $9, $3, $4, $5, $6, $7, $8)",
         &[
-            Bind::Int(build_id),
-            Bind::Text(run.model.clone()),
-            Bind::Text(mode.into()),
-            Bind::Text(status.into()),
-            Bind::Text(serde_json::to_string(&run.partitions).unwrap_or_else(|_| "[]".into())),
-            Bind::Int(run.rows_written as i64),
-            Bind::Int(run.elapsed_ms as i64),
-            Bind::OptText(run.detail.clone()),
-            Bind::Int(position as i64),
+            int(build_id),
+            text(run.model.clone()),
+            text(mode.into()),
+            text(status.into()),
+            text(serde_json::to_string(&run.partitions).unwrap_or_else(|_| "[]".into())),
+            int(run.rows_written as i64),
+            int(run.elapsed_ms as i64),
+            Bind::Text(run.detail.clone()),
+            int(position as i64),
         ],
     )
     .await
@@ -1237,65 +1240,28 @@ async fn record_run(
 
 // ---- small SQL helpers -----------------------------------------------------------
 
-#[derive(Debug, Clone)]
-enum Bind {
-    Int(i64),
-    Text(String),
-    OptText(Option<String>),
+fn int(i: i64) -> Bind {
+    Bind::Int(Some(i))
+}
+
+fn text(s: String) -> Bind {
+    Bind::Text(Some(s))
 }
 
 async fn execute(db: &Db, sql: &str, binds: &[Bind]) -> Result<(), sqlx::Error> {
-    on_db!(db, |pool| {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Int(i) => q.bind(*i),
-                Bind::Text(t) => q.bind(t.clone()),
-                Bind::OptText(t) => q.bind(t.clone()),
-            };
-        }
-        q.execute(pool).await.map(|_| ())
-    })
+    zhiyun_warehouse::db::execute(db, sql.to_string(), binds.to_vec())
+        .await
+        .map(|_| ())
 }
 
-async fn insert_returning_id(db: &Db, sql: &str, binds: &[Bind]) -> Result<i64, sqlx::Error> {
-    on_db!(db, |pool| {
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Int(i) => q.bind(*i),
-                Bind::Text(t) => q.bind(t.clone()),
-                Bind::OptText(t) => q.bind(t.clone()),
-            };
-        }
-        q.fetch_one(pool).await
-    })
-}
-
-/// Rows of text columns (every selected column must be TEXT or CAST to it).
+/// Rows of text columns (every selected column must be TEXT or CAST to it);
+/// NULL reads as an empty string.
 async fn fetch_text(db: &Db, sql: &str, binds: &[Bind]) -> Result<Vec<Vec<String>>, sqlx::Error> {
-    use sqlx::Row;
-    on_db!(db, |pool| {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Int(i) => q.bind(*i),
-                Bind::Text(t) => q.bind(t.clone()),
-                Bind::OptText(t) => q.bind(t.clone()),
-            };
-        }
-        let rows = q.fetch_all(pool).await?;
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| {
-                        r.try_get::<Option<String>, _>(i)
-                            .map(Option::unwrap_or_default)
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect()
-    })
+    Ok(fetch_texts(db, sql.to_string(), binds.to_vec())
+        .await?
+        .into_iter()
+        .map(|row| row.into_iter().map(Option::unwrap_or_default).collect())
+        .collect())
 }
 
 fn now_micros() -> i64 {

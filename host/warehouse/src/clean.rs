@@ -130,7 +130,7 @@
 //! empty (rule `key`). Quarantine rules also include `dedupe` (see above).
 
 mod rules;
-mod sql;
+pub(crate) mod sql;
 mod table;
 mod values;
 

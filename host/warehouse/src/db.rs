@@ -18,6 +18,10 @@ use std::str::FromStr;
 use std::time::Duration;
 use zhiyun_store::Backend;
 
+/// The small dynamic-SQL layer (binds decided at run time, rows read as
+/// text) that cleaning, models and other warehouse users share.
+pub use crate::clean::sql::{Bind, TextRows, execute, fetch_texts};
+
 /// The warehouse file's name inside a data directory.
 pub const SQLITE_FILE: &str = "warehouse.db";
 
